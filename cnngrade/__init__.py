@@ -1,0 +1,3 @@
+"""cnngrade: a pytest-based grading and conformance harness for a PyTorch CNN lab."""
+
+__version__ = "0.1.0"

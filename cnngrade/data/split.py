@@ -1,0 +1,124 @@
+"""An in-memory dataset split held as uint8 tensors, batched by indexing.
+
+A :class:`Split` keeps the images as one ``torch.uint8`` tensor ``(N, 28, 28)`` and the labels as one
+``torch.int64`` tensor ``(N,)``. Batches are taken by slicing or indexing those tensors and normalised one
+batch at a time (``(x / 255 - mean) / std``, the same values as torchvision's ``ToTensor()`` followed by
+``Normalize((0.1307,), (0.3081,))``): no per-sample PIL image, no ``DataLoader`` workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+__all__ = ["MNIST_MEAN", "MNIST_STD", "MNIST_CLASSES", "FASHION_MNIST_CLASSES", "Split", "normalize"]
+
+#: Mean and standard deviation of MNIST training pixels scaled to [0, 1] (the lab's Normalize values).
+MNIST_MEAN: float = 0.1307
+MNIST_STD: float = 0.3081
+MNIST_CLASSES: tuple[str, ...] = tuple(str(digit) for digit in range(10))
+FASHION_MNIST_CLASSES: tuple[str, ...] = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+
+
+def normalize(images: torch.Tensor, mean: float = MNIST_MEAN, std: float = MNIST_STD) -> torch.Tensor:
+    """Turn uint8 images ``(B, H, W)`` into normalised float32 ``(B, 1, H, W)`` on the same device."""
+    return images.to(torch.float32).div_(255.0).sub_(mean).div_(std).unsqueeze(1)
+
+
+@dataclass(eq=False)
+class Split:
+    """One split of an image-classification dataset (e.g. ``mnist-train``), held in memory.
+
+    Attributes:
+        name: a short name such as ``"mnist-bundled-test"``, used in messages.
+        images: ``torch.uint8`` tensor ``(N, H, W)``.
+        labels: ``torch.int64`` tensor ``(N,)``.
+        classes: class names, index = label.
+        mean, std: normalisation applied to each batch (MNIST's by default).
+    """
+
+    name: str
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: tuple[str, ...] = MNIST_CLASSES
+    mean: float = MNIST_MEAN
+    std: float = MNIST_STD
+    source: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != torch.uint8 or self.images.dim() != 3:
+            raise ValueError(f"{self.name}: images must be uint8 (N, H, W), got {self.images.dtype} "
+                             f"{tuple(self.images.shape)}")
+        self.labels = self.labels.to(torch.int64)
+        if self.labels.shape != (self.images.shape[0],):
+            raise ValueError(f"{self.name}: {self.images.shape[0]} images but labels of shape "
+                             f"{tuple(self.labels.shape)}")
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def __repr__(self) -> str:
+        return f"Split({self.name!r}, {len(self)} images {tuple(self.images.shape[1:])}, {len(self.classes)} classes)"
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def class_counts(self) -> list[int]:
+        """Number of samples of each class, index = label."""
+        return torch.bincount(self.labels, minlength=self.num_classes).tolist()
+
+    def subset(self, indices: torch.Tensor | Sequence[int] | slice, name: str | None = None) -> Split:
+        """A new split holding the samples at ``indices`` (a slice gives views, an index tensor copies)."""
+        if not isinstance(indices, slice):
+            indices = torch.as_tensor(indices, dtype=torch.int64)
+        return Split(name or self.name, self.images[indices], self.labels[indices], self.classes,
+                     self.mean, self.std, self.source)
+
+    def normalized(self, indices: torch.Tensor | slice | None = None,
+                   device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (normalised float images ``(B, 1, H, W)``, int64 labels) at ``indices`` (all when None)."""
+        images = self.images if indices is None else self.images[indices]
+        labels = self.labels if indices is None else self.labels[indices]
+        if device is not None:  # move uint8 (4x fewer bytes than float32), normalise there
+            images, labels = images.to(device), labels.to(device)
+        return normalize(images, self.mean, self.std), labels
+
+    def batches(
+        self,
+        batch_size: int = 64,
+        *,
+        shuffle: bool = False,
+        seed: int | None = None,
+        generator: torch.Generator | None = None,
+        drop_last: bool = False,
+        device: torch.device | str | None = None,
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield ``(images, labels)`` batches: float32 ``(B, 1, H, W)`` normalised, int64 ``(B,)``.
+
+        In order by default (slices, no copy until normalisation); with ``shuffle`` a fresh permutation from
+        ``generator`` or, when given, a generator seeded with ``seed`` (same seed, same order).
+        ``drop_last`` drops a final batch smaller than ``batch_size``. With ``device`` the uint8 batch is moved
+        there before it is normalised.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        n = len(self)
+        order: torch.Tensor | None = None
+        if shuffle:
+            if generator is None and seed is not None:
+                generator = torch.Generator().manual_seed(seed)
+            order = torch.randperm(n, generator=generator)
+        stop = n - n % batch_size if drop_last else n
+        for start in range(0, stop, batch_size):
+            end = min(start + batch_size, n)
+            index = slice(start, end) if order is None else order[start:end]
+            yield self.normalized(index, device)
+
+    def num_batches(self, batch_size: int, drop_last: bool = False) -> int:
+        """How many batches :meth:`batches` yields for ``batch_size``."""
+        return len(self) // batch_size if drop_last else -(-len(self) // batch_size)

@@ -1,0 +1,133 @@
+"""Definitions-only mode: which top-level statements of a submission the grader runs.
+
+A lab script or notebook usually trains at import (``model = Net(); train(...)``). The grader
+keeps only what the graded names need:
+
+* imports and ``def`` / ``class`` statements, always;
+* assignments, ``if`` and ``try`` statements that bind a name the graded names need,
+  directly or through other kept code (``HIDDEN = 50`` used by ``Net``);
+* nothing else: expressions, loops, ``with`` blocks and ``if __name__ == "__main__":`` never run.
+
+The names that only a skipped statement binds are remembered, so that a ``NameError`` for
+one of them can say which statement the grader skipped.
+"""
+
+from __future__ import annotations
+
+import ast
+import symtable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+ALWAYS_KEPT = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+KEPT_IF_NEEDED = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.If, ast.Try)
+
+
+@dataclass
+class Plan:
+    """The statements to run, in source order, and where skipped statements bound names."""
+
+    kept: list[ast.stmt]
+    skipped_bindings: dict[str, int] = field(default_factory=dict)
+
+
+def is_main_guard(stmt: ast.stmt) -> bool:
+    """``if __name__ == "__main__":`` (either operand order)."""
+    if not isinstance(stmt, ast.If) or not isinstance(stmt.test, ast.Compare):
+        return False
+    test = stmt.test
+    if len(test.ops) != 1 or not isinstance(test.ops[0], ast.Eq):
+        return False
+    operands = [test.left, *test.comparators]
+    names = [o.id for o in operands if isinstance(o, ast.Name)]
+    strings = [o.value for o in operands if isinstance(o, ast.Constant)]
+    return names == ["__name__"] and strings == ["__main__"]
+
+
+def plan_definitions(tree: ast.Module, table: symtable.SymbolTable, wanted: Iterable[str]) -> Plan:
+    """Choose the statements of ``tree`` that define ``wanted`` and everything they need."""
+    body = [s for s in tree.body if not is_main_guard(s)]
+    body_refs = _body_references(table)
+    kept_ids = {id(s) for s in body if isinstance(s, ALWAYS_KEPT)}
+    needed: set[str] = set(wanted)
+    for stmt in body:
+        if isinstance(stmt, ALWAYS_KEPT):
+            needed |= _definition_time_references(stmt)
+    done: set[str] = set()
+    while needed - done:
+        name = (needed - done).pop()
+        done.add(name)
+        for stmt in body:
+            if name not in bound_names(stmt):
+                continue
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                needed |= body_refs.get((stmt.name, stmt.lineno), set())
+            elif isinstance(stmt, KEPT_IF_NEEDED) and id(stmt) not in kept_ids:
+                kept_ids.add(id(stmt))
+                needed |= _loaded_names(stmt)
+    plan = Plan([s for s in body if id(s) in kept_ids])
+    for stmt in tree.body:
+        if id(stmt) not in kept_ids:
+            for name in bound_names(stmt):
+                plan.skipped_bindings.setdefault(name, stmt.lineno)
+    return plan
+
+
+def bound_names(stmt: ast.stmt) -> set[str]:
+    """Names a top-level statement binds in the module namespace."""
+    names: set[str] = set()
+    for node in _walk_module_scope(stmt):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {alias.asname or alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+    return names
+
+
+def _walk_module_scope(node: ast.AST) -> Iterator[ast.AST]:
+    """Like :func:`ast.walk`, without entering function, class, lambda or comprehension bodies."""
+    yield node
+    if isinstance(node, (ast.Lambda, ast.GeneratorExp, ast.ListComp, ast.SetComp, ast.DictComp)):
+        return
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        children: list[ast.AST] = list(node.decorator_list)
+        if isinstance(node, ast.ClassDef):
+            children += [*node.bases, *node.keywords]
+        else:
+            children += [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
+    else:
+        children = list(ast.iter_child_nodes(node))
+    for child in children:
+        yield from _walk_module_scope(child)
+
+
+def _loaded_names(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _definition_time_references(stmt: ast.stmt) -> set[str]:
+    """Names read when the ``def``/``class`` statement itself runs (decorators, bases, defaults)."""
+    return {
+        n.id
+        for n in _walk_module_scope(stmt)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
+
+
+def _body_references(table: symtable.SymbolTable) -> dict[tuple[str, int], set[str]]:
+    """For each top-level function or class: the global names its body (and nested scopes) read."""
+    refs: dict[tuple[str, int], set[str]] = {}
+    for child in table.get_children():
+        refs[(child.get_name(), child.get_lineno())] = _globals_read(child)
+    return refs
+
+
+def _globals_read(table: symtable.SymbolTable) -> set[str]:
+    names = {s.get_name() for s in table.get_symbols() if s.is_global() and s.is_referenced()}
+    for child in table.get_children():
+        names |= _globals_read(child)
+    return names

@@ -1,0 +1,61 @@
+"""Problems with a submission, phrased for the student who wrote it.
+
+Every exception here is *feedback*, not a bug in cnngrade: the plugin shows its message
+alone, without a traceback. Backends raise them; graders let them propagate.
+"""
+
+from __future__ import annotations
+
+import traceback
+from types import TracebackType
+
+
+class SubmissionError(Exception):
+    """A problem with the submission that fails the check it happened in."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class LoadError(SubmissionError):
+    """The submission could not be read or executed (missing file, syntax error, bad notebook)."""
+
+
+class MissingPart(SubmissionError):
+    """The submission does not contain a file or name that the check needs."""
+
+
+class NotImplementedYet(SubmissionError):
+    """The student left a template function blank (it raises ``NotImplementedError``)."""
+
+
+class StudentCodeError(SubmissionError):
+    """Student code raised an exception while the harness called it."""
+
+
+class WrongReturn(SubmissionError):
+    """Student code returned something other than what the lab asks for."""
+
+
+def describe_value(value: object) -> str:
+    """A short, student-readable description of a returned value: ``a tuple of 2 tensors``."""
+    if isinstance(value, tuple | list):
+        kinds = {type(v).__name__ for v in value}
+        inner = "tensors" if kinds == {"Tensor"} else "values"
+        return f"a {type(value).__name__} of {len(value)} {inner}"
+    if value is None:
+        return "None"
+    return f"a {type(value).__name__}"
+
+
+def student_frame(tb: TracebackType | None, filenames: set[str]) -> traceback.FrameSummary | None:
+    """The innermost traceback frame that lies in one of the submission's files, if any."""
+    found = None
+    for frame in traceback.extract_tb(tb):
+        if frame.filename in filenames:
+            found = frame
+    return found

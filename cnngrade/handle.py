@@ -1,0 +1,110 @@
+"""The submission handle: everything a grader may ask of a submission.
+
+Graders never import student code. They call a :class:`Submission`, whose methods take and
+return plain data (tensors, numbers, strings and the small dataclasses below), so that the
+student code can run in this process (:mod:`cnngrade.inprocess`) or in a sandboxed child.
+Methods raise :class:`cnngrade.errors.SubmissionError` subclasses for every problem caused
+by the submission.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    """One submodule of the student's ``Net``: ``name`` as in ``named_modules()``.
+
+    ``kind`` is one of ``conv2d``, ``linear``, ``dropout``, ``relu``, ``pool``, ``norm``,
+    ``container`` or ``other``; ``parameters`` counts the module's own parameters (not its
+    children's); ``summary`` is its ``repr`` line.
+    """
+
+    name: str
+    type: str
+    kind: str
+    parameters: int
+    summary: str
+
+
+@dataclass(frozen=True)
+class ParameterInfo:
+    """One parameter of the student's ``Net``, as in ``named_parameters()``."""
+
+    name: str
+    shape: tuple[int, ...]
+    requires_grad: bool
+
+
+@dataclass(frozen=True)
+class NetDescription:
+    """The structure of a freshly built ``Net()``."""
+
+    modules: tuple[ModuleInfo, ...]
+    parameters: tuple[ParameterInfo, ...]
+
+    @property
+    def total_parameters(self) -> int:
+        """Number of scalar parameters: sum over parameters of prod(shape)."""
+        return sum(int(torch.Size(p.shape).numel()) for p in self.parameters)
+
+    def count(self, kind: str) -> int:
+        """How many submodules are of ``kind``."""
+        return sum(1 for m in self.modules if m.kind == kind)
+
+
+@dataclass(frozen=True)
+class LayerCall:
+    """One call of a leaf submodule during a forward pass, in call order.
+
+    ``input_min`` is the smallest value of the call's first input (``nan`` if it has none).
+    """
+
+    name: str
+    kind: str
+    input_min: float
+    output_shape: tuple[int, ...]
+
+
+class Submission(abc.ABC):
+    """A handle on one submission. Each call is independent of the grader's own state."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @abc.abstractmethod
+    def build_net(self, seed: int = 0) -> NetDescription:
+        """Build a fresh ``Net()`` (after ``torch.manual_seed(seed)``); it becomes the current net."""
+
+    @abc.abstractmethod
+    def forward(self, x: torch.Tensor, *, train: bool = False, seed: int = 0) -> torch.Tensor:
+        """The current net's output for ``x``, in train or eval mode, without gradients.
+
+        ``seed`` seeds torch's generator just before the call, so dropout masks are reproducible.
+        """
+
+    @abc.abstractmethod
+    def trace(self, x: torch.Tensor) -> list[LayerCall]:
+        """The leaf submodules that an eval-mode forward pass on ``x`` calls, in order."""
+
+    @abc.abstractmethod
+    def gradients(
+        self, x: torch.Tensor, grad_output: torch.Tensor, *, seed: int = 0
+    ) -> dict[str, torch.Tensor | None]:
+        """Each parameter's gradient of ``sum(net(x) * grad_output)``, in train mode.
+
+        ``None`` for a parameter that got no gradient.
+        """
+
+    @abc.abstractmethod
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Call the submission's function ``name`` with plain-data arguments."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what the handle holds (processes, temporary files)."""

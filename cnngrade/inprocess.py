@@ -1,0 +1,106 @@
+"""The in-process backend: student code imported into the grading process.
+
+Fast and easy to debug (``pytest --pdb`` stops inside student code). It trusts the
+submission: use the isolated backend for code you did not write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from torch import nn
+
+from cnngrade import net_probe
+from cnngrade.errors import NotImplementedYet, StudentCodeError, SubmissionError
+from cnngrade.handle import LayerCall, NetDescription, Submission
+from cnngrade.lab import PARTS, part_of
+from cnngrade.layout import file_for
+from cnngrade.loading import LoadedModule, load_module
+from cnngrade.sources import read_source
+
+T = TypeVar("T")
+
+
+class InProcessSubmission(Submission):
+    """A :class:`~cnngrade.handle.Submission` whose code runs in this process."""
+
+    def __init__(self, path: Path, *, definitions_only: bool = True) -> None:
+        super().__init__(path)
+        self.definitions_only = definitions_only
+        self._modules: dict[Path, LoadedModule] = {}
+        self._net: nn.Module | None = None
+
+    def _module(self, part: str) -> LoadedModule:
+        file = file_for(self.path, part)
+        if file not in self._modules:
+            wanted = [n for p, names in PARTS.items() if file_for_or_none(self.path, p) == file for n in names]
+            self._modules[file] = load_module(
+                read_source(file), wanted, definitions_only=self.definitions_only
+            )
+        return self._modules[file]
+
+    def _get(self, name: str) -> tuple[LoadedModule, Any]:
+        module = self._module(part_of(name))
+        return module, module.get(name)
+
+    def _run(self, what: str, module: LoadedModule, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call student code, turning its exceptions into feedback."""
+        try:
+            return fn(*args, **kwargs)
+        except SubmissionError:
+            raise
+        except NotImplementedError as exc:
+            raise NotImplementedYet(
+                f"{what} is not implemented yet ({module.location(exc)}). Replace the "
+                "`raise NotImplementedError` under the TODO with your code."
+            ) from None
+        except (Exception, SystemExit) as exc:
+            raise StudentCodeError(f"{what} raised {module.explain(exc)}") from None
+
+    @property
+    def net(self) -> nn.Module:
+        if self._net is None:
+            self.build_net()
+        assert self._net is not None
+        return self._net
+
+    def build_net(self, seed: int = 0) -> NetDescription:
+        module, cls = self._get("Net")
+        torch.manual_seed(seed)
+        net = self._run("Net()", module, cls)
+        if not isinstance(net, nn.Module):
+            raise StudentCodeError(f"Net() built {type(net).__name__}, not a torch.nn.Module.")
+        self._net = net
+        return net_probe.describe(net)
+
+    def forward(self, x: torch.Tensor, *, train: bool = False, seed: int = 0) -> torch.Tensor:
+        module = self._module("lab4_cnn")
+        what = f"Net.forward on a batch of shape {tuple(x.shape)}"
+        return self._run(what, module, net_probe.forward, self.net, x.clone(), train=train, seed=seed)
+
+    def trace(self, x: torch.Tensor) -> list[LayerCall]:
+        module = self._module("lab4_cnn")
+        what = f"Net.forward on a batch of shape {tuple(x.shape)}"
+        return self._run(what, module, net_probe.trace, self.net, x.clone())
+
+    def gradients(
+        self, x: torch.Tensor, grad_output: torch.Tensor, *, seed: int = 0
+    ) -> dict[str, torch.Tensor | None]:
+        module = self._module("lab4_cnn")
+        what = f"Backpropagating through Net on a batch of shape {tuple(x.shape)}"
+        return self._run(what, module, net_probe.gradients, self.net, x.clone(), grad_output, seed=seed)
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        module, fn = self._get(name)
+        return self._run(f"{name}()", module, fn, *args, **kwargs)
+
+
+def file_for_or_none(submission: Path, part: str) -> Path | None:
+    """Like :func:`cnngrade.layout.file_for`, but ``None`` for a missing part."""
+    try:
+        return file_for(submission, part)
+    except SubmissionError:
+        return None

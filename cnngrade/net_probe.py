@@ -1,0 +1,116 @@
+"""Operations on a live student ``Net``, returning plain data.
+
+These run wherever the student code runs (in this process, or in the sandboxed child) and
+turn module objects into the dataclasses of :mod:`cnngrade.handle`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from cnngrade.errors import WrongReturn, describe_value
+from cnngrade.handle import LayerCall, ModuleInfo, NetDescription, ParameterInfo
+
+_KINDS: tuple[tuple[type[nn.Module] | tuple[type[nn.Module], ...], str], ...] = (
+    (nn.Conv2d, "conv2d"),
+    (nn.Linear, "linear"),
+    (nn.modules.dropout._DropoutNd, "dropout"),
+    (nn.ReLU, "relu"),
+    ((nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd), "pool"),
+    ((nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm), "norm"),
+)
+
+
+def kind_of(module: nn.Module) -> str:
+    """The layer family of ``module``: ``conv2d``, ``linear``, ``dropout``, ... (see ModuleInfo)."""
+    for types, kind in _KINDS:
+        if isinstance(module, types):
+            return kind
+    return "container" if any(True for _ in module.children()) else "other"
+
+
+def describe(net: nn.Module) -> NetDescription:
+    """Every submodule (except the root) and every parameter of ``net``."""
+    modules = tuple(
+        ModuleInfo(
+            name=name,
+            type=type(module).__name__,
+            kind=kind_of(module),
+            parameters=sum(p.numel() for p in module.parameters(recurse=False)),
+            summary=repr(module) if not any(True for _ in module.children()) else type(module).__name__,
+        )
+        for name, module in net.named_modules()
+        if name
+    )
+    parameters = tuple(
+        ParameterInfo(name, tuple(p.shape), p.requires_grad) for name, p in net.named_parameters()
+    )
+    return NetDescription(modules, parameters)
+
+
+def as_output_tensor(value: object) -> torch.Tensor:
+    """``value`` as a plain detached tensor, or :class:`WrongReturn` if it is not a tensor."""
+    if not isinstance(value, torch.Tensor):
+        raise WrongReturn(
+            f"Net.forward returned {describe_value(value)}; it must return one tensor of "
+            "log-probabilities with shape (N, 10)."
+        )
+    return value.detach().as_subclass(torch.Tensor).clone()
+
+
+def forward(net: nn.Module, x: torch.Tensor, *, train: bool, seed: int) -> torch.Tensor:
+    """``net(x)`` in train or eval mode under ``torch.manual_seed(seed)``, without gradients."""
+    net.train(train)
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        return as_output_tensor(net(x))
+
+
+def trace(net: nn.Module, x: torch.Tensor) -> list[LayerCall]:
+    """The leaf submodules called by an eval-mode ``net(x)``, in call order."""
+    calls: list[LayerCall] = []
+
+    def record(name: str):
+        def hook(module: nn.Module, inputs: tuple, output: object) -> None:
+            first = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else None
+            low = float(first.min()) if first is not None and first.numel() else math.nan
+            shape = tuple(output.shape) if isinstance(output, torch.Tensor) else ()
+            calls.append(LayerCall(name, kind_of(module), low, shape))
+
+        return hook
+
+    leaves = [(n, m) for n, m in net.named_modules() if n and not any(True for _ in m.children())]
+    handles = [m.register_forward_hook(record(n)) for n, m in leaves]
+    try:
+        net.eval()
+        with torch.no_grad():
+            net(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return calls
+
+
+def gradients(
+    net: nn.Module, x: torch.Tensor, grad_output: torch.Tensor, *, seed: int
+) -> dict[str, torch.Tensor | None]:
+    """Each parameter's gradient of ``sum(net(x) * grad_output)`` in train mode."""
+    net.train()
+    for p in net.parameters():
+        p.grad = None
+    torch.manual_seed(seed)
+    output = net(x)
+    plain = as_output_tensor(output)
+    if plain.shape != grad_output.shape:
+        raise WrongReturn(
+            f"Net.forward returned shape {tuple(plain.shape)} for a batch of {x.shape[0]} images; "
+            f"expected {tuple(grad_output.shape)}."
+        )
+    if output.requires_grad:
+        output.backward(grad_output)
+    return {
+        name: None if p.grad is None else p.grad.detach().clone() for name, p in net.named_parameters()
+    }

@@ -1,0 +1,144 @@
+"""The pytest plugin that turns ``graders/`` into a grader.
+
+* ``--submission PATH`` picks the submission (default ``student_templates/``);
+* the ``submission`` fixture is the only way graders reach student code;
+* ``@pytest.mark.points(n)`` gives a check its points (``[points]`` in lab.toml overrides);
+* feedback from :class:`~cnngrade.errors.SubmissionError` is shown without a traceback;
+* the run ends with a per-check table and ``Score: 37/40``, and optionally ``results.json``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cnngrade.config import ConfigError, LabConfig
+from cnngrade.errors import SubmissionError
+from cnngrade.handle import Submission
+from cnngrade.inprocess import InProcessSubmission
+from cnngrade.scoring import Scoreboard
+
+SEED = 0
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("cnngrade", "grading a CNN lab submission")
+    group.addoption(
+        "--submission",
+        metavar="PATH",
+        help="submission to grade: a directory with the lab's files, one .py or one .ipynb "
+        "(default: student_templates/)",
+    )
+    group.addoption(
+        "--lab-config", metavar="PATH", help="lab thresholds and points (default: graders/lab.toml)"
+    )
+    group.addoption(
+        "--run-all-code",
+        action="store_true",
+        help="run the whole submission file, not only its definitions (training loops included)",
+    )
+    group.addoption("--results-json", metavar="PATH", help="write Gradescope-style results.json here")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "points(n): the points a grader check is worth")
+    config.pluginmanager.register(ScoreCollector(config), "cnngrade-score")
+
+
+def _option_path(config: pytest.Config, name: str, default: str) -> Path:
+    value = config.getoption(name)
+    return Path(value) if value else Path(config.rootpath) / default
+
+
+@pytest.fixture(scope="session")
+def lab(pytestconfig: pytest.Config) -> LabConfig:
+    """The lab's thresholds and points (``graders/lab.toml``)."""
+    return LabConfig.load(_option_path(pytestconfig, "--lab-config", "graders/lab.toml"))
+
+
+@pytest.fixture(scope="session")
+def submission(pytestconfig: pytest.Config) -> Iterator[Submission]:
+    """The handle on the submission under grade: graders' only way to reach student code."""
+    path = _option_path(pytestconfig, "--submission", "student_templates")
+    handle = InProcessSubmission(path, definitions_only=not pytestconfig.getoption("--run-all-code"))
+    yield handle
+    handle.close()
+
+
+@pytest.fixture(autouse=True)
+def _seed_everything(request: pytest.FixtureRequest) -> None:
+    """Grader checks start from the same random state every time."""
+    if request.node.get_closest_marker("points") is not None:
+        random.seed(SEED)
+        np.random.seed(SEED)
+        torch.manual_seed(SEED)
+
+
+def _points(item: pytest.Item) -> float | None:
+    marker = item.get_closest_marker("points")
+    if marker is None:
+        return None
+    default = float(marker.args[0]) if marker.args else 1.0
+    try:
+        lab = LabConfig.load(_option_path(item.config, "--lab-config", "graders/lab.toml"))
+    except ConfigError:
+        return default
+    return lab.points(item.originalname if isinstance(item, pytest.Function) else item.name, default)
+
+
+def _title(item: pytest.Item) -> str:
+    doc = getattr(getattr(item, "obj", None), "__doc__", None)
+    return doc.strip().splitlines()[0] if doc and doc.strip() else item.name
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    report = yield
+    if call.excinfo is not None and call.excinfo.errisinstance((SubmissionError, ConfigError)):
+        report.longrepr = str(call.excinfo.value)
+    points = _points(item)
+    if points is not None:
+        report.cnngrade = (item.name, _title(item), points)
+    return report
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if config.getoption("--submission") is None and not (Path(config.rootpath) / "graders").is_dir():
+        return None
+    return f"cnngrade: grading {_option_path(config, '--submission', 'student_templates')}"
+
+
+class ScoreCollector:
+    """Collects every check's outcome, prints the score table, writes results.json."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.board = Scoreboard()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        info = getattr(report, "cnngrade", None)
+        if info is None:
+            return
+        name, title, points = info
+        if report.skipped and isinstance(report.longrepr, tuple):
+            output = str(report.longrepr[2]).removeprefix("Skipped: ")
+        else:
+            output = report.longreprtext if report.failed else ""
+        self.board.record(report.nodeid, name, title, points, report.outcome, output)
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:  # noqa: ANN001 - pytest's TerminalReporter
+        if not self.board.results:
+            return
+        terminalreporter.section("cnngrade score")
+        for line in self.board.table():
+            terminalreporter.write_line(line, bold=line.startswith("Score"))
+
+    def pytest_sessionfinish(self) -> None:
+        target = self.config.getoption("--results-json")
+        if target and self.board.results:
+            self.board.write_json(Path(target))

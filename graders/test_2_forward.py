@@ -1,0 +1,169 @@
+"""Forward pass of the lab's Net: shape, log-softmax, modes, batch independence, gradients."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cnngrade.feedback import expect, fail
+
+
+def batch_size(lab) -> int:
+    return lab.setting("net.batch_sizes")[-1]
+
+
+def checked_output(submission, lab, x: torch.Tensor, *, train: bool = False, seed: int = 0) -> torch.Tensor:
+    """The net's output for ``x``, failing the check if its shape is not (N, classes)."""
+    out = submission.forward(x, train=train, seed=seed)
+    expected = (x.shape[0], lab.setting("net.classes"))
+    if tuple(out.shape) != expected:
+        fail(
+            f"For a batch of {x.shape[0]} images Net's output has shape {tuple(out.shape)}; "
+            f"expected {expected}: one score per class for each image."
+        )
+    return out
+
+
+def finite_output(submission, lab, x: torch.Tensor, **kwargs) -> torch.Tensor:
+    """Like :func:`checked_output`, also failing on NaN or infinite values."""
+    out = checked_output(submission, lab, x, **kwargs)
+    bad = ~torch.isfinite(out).all(dim=1)
+    if bad.any():
+        kinds = " and ".join(k for k, m in (("NaN", out.isnan()), ("infinite values", out.isinf())) if m.any())
+        mode = "train" if kwargs.get("train") else "eval"
+        fail(
+            f"Net's output contains {kinds} for {int(bad.sum())} of {x.shape[0]} images ({mode} mode). "
+            "Look for a log of zero or a negative number, a division by zero, or an overflow in forward."
+        )
+    return out
+
+
+@pytest.mark.points(5)
+def test_forward_returns_tensor(submission, images):
+    """forward returns one tensor"""
+    submission.build_net()
+    submission.forward(images(7))
+
+
+@pytest.mark.points(10)
+def test_output_shape(submission, lab, images):
+    """Output has shape (N, 10) for batches of 1, 7 and 64 images"""
+    submission.build_net()
+    for n in lab.setting("net.batch_sizes"):
+        checked_output(submission, lab, images(n))
+
+
+@pytest.mark.points(5)
+def test_finite_outputs(submission, lab, images):
+    """Output has no NaN or infinite values, in eval and train mode"""
+    submission.build_net()
+    x = images(batch_size(lab))
+    finite_output(submission, lab, x)
+    finite_output(submission, lab, x, train=True)
+
+
+@pytest.mark.points(10)
+def test_log_softmax(submission, lab, images):
+    """Output is log-softmax over the 10 classes (each row's logsumexp is 0, values <= 0)"""
+    submission.build_net()
+    out = finite_output(submission, lab, images(batch_size(lab))).double()
+    row_lse = out.logsumexp(dim=1)
+    if row_lse.abs().max() <= 1e-4 and out.max() <= 1e-6:
+        return
+    probabilities = (out >= 0).all() and (out <= 1).all() and (out.sum(dim=1) - 1).abs().max() <= 1e-4
+    if probabilities:
+        fail(
+            "Net's output looks like softmax probabilities (each row sums to 1); the lab expects "
+            "log-probabilities for F.nll_loss: return F.log_softmax(x, dim=1)."
+        )
+    if out.logsumexp(dim=0).abs().max() <= 1e-4:
+        fail(
+            "Net's output is log_softmax over dim 0, across the images of the batch; it must be over "
+            "dim 1, across the 10 classes: F.log_softmax(x, dim=1)."
+        )
+    fail(
+        f"Net's output looks like raw scores (logits): each row's logsumexp should be 0 but ranges "
+        f"from {row_lse.min():.3g} to {row_lse.max():.3g}, and the largest value is {out.max():.3g} "
+        "(log-probabilities are <= 0). Return F.log_softmax(x, dim=1)."
+    )
+
+
+@pytest.mark.points(5)
+def test_eval_deterministic(submission, lab, images):
+    """In eval mode the same batch gives the same output"""
+    submission.build_net()
+    x = images(batch_size(lab))
+    first = checked_output(submission, lab, x, seed=1)
+    second = checked_output(submission, lab, x, seed=2)
+    difference = (first - second).abs().nan_to_num(nan=float("inf")).max()
+    expect(
+        torch.equal(first, second) or difference == 0,
+        f"In eval mode Net gave different outputs for the same batch (largest difference "
+        f"{difference:.3g}). Dropout must be off in eval mode: use nn.Dropout modules, or pass "
+        "training=self.training to F.dropout.",
+    )
+
+
+@pytest.mark.points(5)
+def test_batch_independence(submission, lab, images):
+    """In eval mode each image's output does not depend on the other images in its batch"""
+    submission.build_net()
+    x = images(batch_size(lab))
+    whole = checked_output(submission, lab, x)
+    for part in (slice(0, 1), slice(5, 12)):
+        alone = checked_output(submission, lab, x[part])
+        difference = (whole[part] - alone).abs().max()
+        expect(
+            torch.allclose(whole[part], alone, atol=1e-5, rtol=1e-4),
+            f"In eval mode the output for images {part.start}..{part.stop - 1} changes when they are "
+            f"passed without the rest of their batch of {x.shape[0]} (largest difference "
+            f"{difference:.3g}). Each image must be processed on its own: normalise over dim=1 "
+            "(the classes), never over dim=0 (the batch).",
+        )
+
+
+@pytest.mark.points(5)
+def test_dropout_active_in_train(submission, lab, images):
+    """In train mode dropout is active (different random masks give different outputs)"""
+    submission.build_net()
+    x = images(batch_size(lab))
+    first = checked_output(submission, lab, x, train=True, seed=1)
+    second = checked_output(submission, lab, x, train=True, seed=2)
+    expect(
+        not torch.equal(first, second),
+        "In train mode Net gave exactly the same output with two different random seeds, so no "
+        "dropout is active. The lab asks for dropout after the conv layers and after fc1.",
+    )
+
+
+@pytest.mark.points(5)
+def test_relu_on_hidden_layers(submission, lab, images):
+    """Each hidden layer is followed by a ReLU"""
+    submission.build_net()
+    calls = [c for c in submission.trace(images(batch_size(lab))) if c.kind in ("conv2d", "linear")]
+    expect(bool(calls), "Net.forward called none of its nn.Conv2d or nn.Linear layers.")
+    for previous, call in zip(calls, calls[1:]):
+        expect(
+            call.input_min >= 0,
+            f"The input of {call.name} has negative values (as low as {call.input_min:.3g}), so the "
+            f"hidden layer {previous.name} before it has no ReLU. Apply F.relu after each hidden layer.",
+        )
+
+
+@pytest.mark.points(10)
+def test_every_parameter_gets_gradient(submission, lab, images):
+    """Every parameter gets a nonzero gradient (no unused or frozen layers)"""
+    net = submission.build_net()
+    x = images(16)
+    grad_output = torch.randn(16, lab.setting("net.classes"), generator=torch.Generator().manual_seed(0))
+    grads = submission.gradients(x, grad_output)
+    frozen = [p.name for p in net.parameters if not p.requires_grad]
+    if frozen:
+        fail(f"Parameters {', '.join(frozen)} are frozen (requires_grad=False), so training cannot change them.")
+    missing = [name for name, g in grads.items() if g is None or not g.any()]
+    if missing:
+        used = {c.name for c in submission.trace(x)}
+        unused = sorted({n.rsplit(".", 1)[0] for n in missing} - used)
+        hint = f" Layer{'s' if len(unused) > 1 else ''} {', '.join(unused)} {'are' if len(unused) > 1 else 'is'} " \
+               "defined in __init__ but never used in forward." if unused else ""
+        fail(f"Parameters {', '.join(missing)} get no gradient, so training never changes them.{hint}")
