@@ -1,4 +1,4 @@
-"""The ``cnngrade`` command: ``grade`` a submission, ``release`` the student templates."""
+"""The ``cnngrade`` command: ``grade`` a submission, ``release`` the templates, ``data`` sets."""
 
 from __future__ import annotations
 
@@ -53,7 +53,9 @@ def release(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cnngrade", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="cnngrade", description="Grade a PyTorch CNN lab submission, release its templates, manage datasets."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     g = commands.add_parser("grade", help="grade one submission and print its score")
@@ -74,10 +76,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--lab-config", type=Path, help="(default: GRADERS/lab.toml)")
     r.add_argument("--check", action="store_true", help="only report templates that are out of date")
     r.set_defaults(run=release)
+
+    commands.add_parser("data", help="fetch full MNIST into the user cache; show available datasets",
+                        add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["data"]:
+        from cnngrade.data.cli import main_data
+
+        return main_data(argv[1:])
     args = build_parser().parse_args(argv)
     if getattr(args, "pytest_args", None) and args.pytest_args[0] == "--":
         args.pytest_args = args.pytest_args[1:]

