@@ -20,7 +20,7 @@ import torch
 from cnngrade.config import ConfigError, LabConfig
 from cnngrade.errors import SubmissionError
 from cnngrade.handle import Submission
-from cnngrade.inprocess import InProcessSubmission
+from cnngrade.backends import open_submission
 from cnngrade.scoring import Scoreboard
 
 SEED = 0
@@ -43,6 +43,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run the whole submission file, not only its definitions (training loops included)",
     )
     group.addoption("--results-json", metavar="PATH", help="write Gradescope-style results.json here")
+    group.addoption(
+        "--isolated",
+        action="store_true",
+        help="run the submission in a sandboxed child process (for untrusted code)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -65,7 +70,11 @@ def lab(pytestconfig: pytest.Config) -> LabConfig:
 def submission(pytestconfig: pytest.Config) -> Iterator[Submission]:
     """The handle on the submission under grade: graders' only way to reach student code."""
     path = _option_path(pytestconfig, "--submission", "student_templates")
-    handle = InProcessSubmission(path, definitions_only=not pytestconfig.getoption("--run-all-code"))
+    handle = open_submission(
+        path,
+        isolated=pytestconfig.getoption("--isolated"),
+        definitions_only=not pytestconfig.getoption("--run-all-code"),
+    )
     yield handle
     handle.close()
 
