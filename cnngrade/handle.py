@@ -103,6 +103,36 @@ class Submission(abc.ABC):
         """
 
     @abc.abstractmethod
+    def train_and_predict(
+        self, train_images: torch.Tensor, train_labels: torch.Tensor, recipe: dict, test_images: torch.Tensor
+    ) -> torch.Tensor:
+        """Train a fresh ``Net()`` with the harness's recipe (:class:`cnngrade.train.Recipe` fields)
+        on uint8 ``train_images`` (N, 28, 28), then predict labels (int64) for ``test_images``.
+
+        The test labels never reach the submission: the caller computes the accuracy.
+        """
+
+    @abc.abstractmethod
+    def predict_with_state(self, state: dict[str, torch.Tensor], images: torch.Tensor) -> torch.Tensor:
+        """Load ``state`` (a state_dict) into a fresh ``Net()`` and predict labels for uint8 ``images``."""
+
+    @abc.abstractmethod
+    def cpu_only_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Build a fresh ``Net()`` and run an eval forward pass while CUDA reports unavailable."""
+
+    @abc.abstractmethod
+    def forward_on(self, device: str, x: torch.Tensor) -> tuple[torch.Tensor, list[str], str]:
+        """Move the current net with ``.to(device)`` and run eval ``net(x.to(device))``.
+
+        Returns the output (on the CPU), the names of parameters and buffers not on ``device``
+        after the move, and the device the output was on.
+        """
+
+    @abc.abstractmethod
+    def data_parallel_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Eval output of ``nn.DataParallel(net)`` for ``x``."""
+
+    @abc.abstractmethod
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Call the submission's function ``name`` with plain-data arguments."""
 

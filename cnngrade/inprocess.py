@@ -20,6 +20,7 @@ from cnngrade.lab import PARTS, part_of
 from cnngrade.layout import file_for
 from cnngrade.loading import LoadedModule, load_module
 from cnngrade.sources import read_source
+from cnngrade.train import Recipe, fit, predict
 
 T = TypeVar("T")
 
@@ -92,6 +93,41 @@ class InProcessSubmission(Submission):
         module = self._module("lab4_cnn")
         what = f"Backpropagating through Net on a batch of shape {tuple(x.shape)}"
         return self._run(what, module, net_probe.gradients, self.net, x.clone(), grad_output, seed=seed)
+
+    def train_and_predict(
+        self, train_images: torch.Tensor, train_labels: torch.Tensor, recipe: dict, test_images: torch.Tensor
+    ) -> torch.Tensor:
+        settings = Recipe.from_dict(recipe)
+        self.build_net(seed=settings.seed)
+        module = self._module("lab4_cnn")
+        what = f"Training Net with the harness's recipe ({settings.optimizer}, lr {settings.lr:g})"
+        self._run(what, module, fit, self.net, train_images, train_labels, settings)
+        return self._run("Net.forward on the test images", module, predict, self.net, test_images)
+
+    def predict_with_state(self, state: dict[str, torch.Tensor], images: torch.Tensor) -> torch.Tensor:
+        self.build_net()
+        module = self._module("lab4_cnn")
+        self._run("Loading model.pt into Net", module, net_probe.load_state, self.net, state)
+        return self._run("Net.forward on the test images", module, predict, self.net, images)
+
+    def cpu_only_forward(self, x: torch.Tensor) -> torch.Tensor:
+        module, cls = self._get("Net")
+        with net_probe.cuda_unavailable():
+            torch.manual_seed(0)
+            net = self._run("Net() on a machine without CUDA", module, cls)
+            return self._run("Net.forward on a machine without CUDA", module, net_probe.forward, net, x.clone(),
+                             train=False, seed=0)
+
+    def forward_on(self, device: str, x: torch.Tensor) -> tuple[torch.Tensor, list[str], str]:
+        module = self._module("lab4_cnn")
+        what = f"Net.to({device!r}) and forward on {device}"
+        return self._run(what, module, net_probe.forward_on, self.net, device, x.clone())
+
+    def data_parallel_forward(self, x: torch.Tensor) -> torch.Tensor:
+        module = self._module("lab4_cnn")
+        wrapped = nn.DataParallel(self.net)
+        return self._run("nn.DataParallel(Net()) forward", module, net_probe.forward, wrapped, x.clone(),
+                         train=False, seed=0)
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         module, fn = self._get(name)

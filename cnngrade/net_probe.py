@@ -7,11 +7,14 @@ turn module objects into the dataclasses of :mod:`cnngrade.handle`.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from unittest import mock
 
 import torch
 from torch import nn
 
-from cnngrade.errors import WrongReturn, describe_value
+from cnngrade.errors import StudentCodeError, WrongReturn, describe_value
 from cnngrade.handle import LayerCall, ModuleInfo, NetDescription, ParameterInfo
 
 _KINDS: tuple[tuple[type[nn.Module] | tuple[type[nn.Module], ...], str], ...] = (
@@ -114,3 +117,66 @@ def gradients(
     return {
         name: None if p.grad is None else p.grad.detach().clone() for name, p in net.named_parameters()
     }
+
+
+def state_mismatches(net: nn.Module, state: object) -> list[str]:
+    """Why ``state`` cannot be loaded into ``net`` (missing, unexpected, or mis-shaped entries)."""
+    if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
+        return [f"it holds {describe_value(state)}, not a state_dict (a dict of parameter names to tensors)"]
+    expected = net.state_dict()
+    problems = []
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing:
+        problems.append("missing " + ", ".join(missing))
+    if unexpected:
+        problems.append("unexpected " + ", ".join(unexpected))
+    for key in expected.keys() & state.keys():
+        value = state[key]
+        if not isinstance(value, torch.Tensor):
+            problems.append(f"{key} is {describe_value(value)}, not a tensor")
+        elif value.shape != expected[key].shape:
+            problems.append(f"{key} has shape {tuple(value.shape)}, Net's has {tuple(expected[key].shape)}")
+    return problems
+
+
+def load_state(net: nn.Module, state: dict) -> None:
+    """``net.load_state_dict(state)``, or :class:`WrongReturn` listing every mismatch."""
+    problems = state_mismatches(net, state)
+    if problems:
+        raise WrongReturn("model.pt does not fit your Net: " + "; ".join(problems) + ".")
+    net.load_state_dict(state)
+
+
+@contextmanager
+def cuda_unavailable() -> Iterator[None]:
+    """CUDA reports unavailable, and moving a tensor or module to it raises, as on a CPU-only machine."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise StudentCodeError(
+            "Net uses CUDA although it is unavailable (.cuda() or device='cuda' in Net). Leave device "
+            "placement to the caller: it moves the model with .to(device)."
+        )
+
+    with mock.patch("torch.cuda.is_available", return_value=False), \
+            mock.patch("torch.cuda.device_count", return_value=0), \
+            mock.patch.object(torch.Tensor, "cuda", refuse), mock.patch.object(nn.Module, "cuda", refuse):
+        yield
+
+
+def forward_on(net: nn.Module, device: str, x: torch.Tensor) -> tuple[torch.Tensor, list[str], str]:
+    """Move ``net`` to ``device``; eval output (on the CPU), names left behind, output's device."""
+    net.to(device)
+    stray = [
+        name for name, t in [*net.named_parameters(), *net.named_buffers()] if t.device.type != torch.device(device).type
+    ]
+    net.eval()
+    with torch.no_grad():
+        output = net(x.to(device))
+    plain = output if isinstance(output, torch.Tensor) else None
+    if plain is None:
+        as_output_tensor(output)
+    device_of_output = str(plain.device)
+    if plain.device.type == "meta":
+        return torch.empty(plain.shape), stray, device_of_output
+    return as_output_tensor(plain.cpu()), stray, device_of_output

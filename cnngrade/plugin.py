@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from cnngrade.config import ConfigError, LabConfig
+from cnngrade.data import DataError, Split, load_bundled_mnist, load_dataset
 from cnngrade.errors import SubmissionError
 from cnngrade.handle import Submission
 from cnngrade.backends import open_submission
@@ -43,6 +44,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run the whole submission file, not only its definitions (training loops included)",
     )
     group.addoption("--results-json", metavar="PATH", help="write Gradescope-style results.json here")
+    group.addoption(
+        "--reference",
+        metavar="PATH",
+        help="the lab's reference solution, for speed comparisons (default: reference/)",
+    )
+    group.addoption("--dataset", metavar="NAME", help="dataset for the accuracy checks (default: lab.toml)")
+    group.addoption("--data-root", metavar="DIR", help="directory holding torchvision-layout datasets")
     group.addoption(
         "--isolated",
         action="store_true",
@@ -79,6 +87,31 @@ def submission(pytestconfig: pytest.Config) -> Iterator[Submission]:
     handle.close()
 
 
+@pytest.fixture(scope="session")
+def reference_submission(pytestconfig: pytest.Config) -> Iterator[Submission]:
+    """The reference solution, served by the same backend as the submission (for speed)."""
+    handle = open_submission(
+        _option_path(pytestconfig, "--reference", "reference"),
+        isolated=pytestconfig.getoption("--isolated"),
+    )
+    yield handle
+    handle.close()
+
+
+@pytest.fixture(scope="session")
+def dataset(pytestconfig: pytest.Config, lab: LabConfig) -> tuple[Split, Split]:
+    """(train, test) splits for the accuracy checks; the test labels never leave this process."""
+    name = pytestconfig.getoption("--dataset") or lab.setting("accuracy.dataset")
+    root = pytestconfig.getoption("--data-root")
+    return load_dataset(name, Path(root) if root else None)
+
+
+@pytest.fixture(scope="session")
+def mnist_test() -> Split:
+    """The official MNIST test set (bundled), for a submitted model.pt."""
+    return load_bundled_mnist()[1]
+
+
 @pytest.fixture(autouse=True)
 def _seed_everything(request: pytest.FixtureRequest) -> None:
     """Grader checks start from the same random state every time."""
@@ -108,7 +141,7 @@ def _title(item: pytest.Item) -> str:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     report = yield
-    if call.excinfo is not None and call.excinfo.errisinstance((SubmissionError, ConfigError)):
+    if call.excinfo is not None and call.excinfo.errisinstance((SubmissionError, ConfigError, DataError)):
         report.longrepr = str(call.excinfo.value)
     points = _points(item)
     if points is not None:

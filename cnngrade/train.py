@@ -1,0 +1,163 @@
+"""The harness's fixed training recipe, and evaluation of predicted labels.
+
+A recipe comes from ``[train]`` in lab.toml. Training is deterministic on the CPU for a fixed
+seed: the model is built, batches are shuffled and dropout masks drawn from that seed.
+Images travel as uint8 ``(N, 28, 28)`` tensors and are normalised per batch:
+x = (pixel / 255 - mean) / std.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cnngrade.data.split import MNIST_MEAN, MNIST_STD, normalize
+from cnngrade.errors import StudentCodeError
+
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("none", "onecycle")
+
+
+class TrainingTooSlow(StudentCodeError):
+    """Training ran past the recipe's ``max_seconds`` (feedback for the student)."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How the harness trains a submitted architecture.
+
+    ``epochs`` passes over the training images, each in shuffled batches of ``batch_size``;
+    ``max_samples`` (if > 0) stops earlier, after that many training images in all.
+    ``schedule="onecycle"`` ramps the learning rate up to ``lr`` and anneals it (OneCycleLR).
+    ``max_seconds`` (if > 0) stops training that runs longer with :class:`TrainingTooSlow`.
+    """
+
+    optimizer: str = "adam"
+    lr: float = 3e-3
+    momentum: float = 0.0
+    batch_size: int = 128
+    epochs: int = 3
+    max_samples: int = 0
+    schedule: str = "onecycle"
+    seed: int = 0
+    max_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"train.optimizer must be one of {OPTIMIZERS}, not {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"train.schedule must be one of {SCHEDULES}, not {self.schedule!r}")
+        if self.lr <= 0 or self.batch_size < 1 or self.epochs < 1 or self.max_samples < 0:
+            raise ValueError("train.lr must be > 0, batch_size and epochs >= 1, max_samples >= 0")
+
+    @classmethod
+    def from_dict(cls, settings: dict) -> Recipe:
+        unknown = set(settings) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown [train] settings: {', '.join(sorted(unknown))}")
+        return cls(**settings)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def steps(self, n: int) -> int:
+        """Optimizer steps for ``n`` training images."""
+        per_epoch = -(-n // self.batch_size)
+        total = per_epoch * self.epochs
+        if self.max_samples:
+            total = min(total, -(-self.max_samples // self.batch_size))
+        return total
+
+
+def fit(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    recipe: Recipe,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> list[float]:
+    """Train ``model`` in place with ``recipe`` on uint8 ``images`` (N, H, W) and ``labels`` (N,).
+
+    Minimises ``F.nll_loss(model(x), y)`` (the lab's loss: the model returns log-probabilities).
+    Returns the mean loss of each epoch; ``progress(step, total, loss)`` is called per step.
+    """
+    generator = torch.Generator().manual_seed(recipe.seed)
+    torch.manual_seed(recipe.seed)
+    if recipe.optimizer == "adam":
+        optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
+    else:
+        optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum)
+    total = recipe.steps(len(images))
+    scheduler = (
+        torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.lr, total_steps=total)
+        if recipe.schedule == "onecycle" else None
+    )
+    model.train()
+    losses: list[float] = []
+    step = 0
+    started = time.perf_counter()
+    while step < total:
+        order = torch.randperm(len(images), generator=generator)
+        epoch_loss, batches = 0.0, 0
+        for start in range(0, len(images), recipe.batch_size):
+            if step == total:
+                break
+            index = order[start:start + recipe.batch_size]
+            x = normalize(images[index], MNIST_MEAN, MNIST_STD)
+            optimizer.zero_grad()
+            loss = F.nll_loss(model(x), labels[index])
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            step += 1
+            if recipe.max_seconds and time.perf_counter() - started > recipe.max_seconds:
+                raise TrainingTooSlow(
+                    f"Training Net with the harness's recipe was stopped after {recipe.max_seconds:g} s, "
+                    f"at step {step} of {total}. The reference Net trains in a few seconds: look for "
+                    "Python loops over images or work repeated on every call in forward."
+                )
+            epoch_loss, batches = epoch_loss + loss.item(), batches + 1
+            if progress is not None:
+                progress(step, total, loss.item())
+        losses.append(epoch_loss / max(batches, 1))
+    return losses
+
+
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Predicted labels (argmax of the output) for uint8 ``images`` (N, H, W), in eval mode."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            x = normalize(images[start:start + batch_size], MNIST_MEAN, MNIST_STD)
+            out.append(model(x).argmax(dim=1))
+    return torch.cat(out) if out else torch.empty(0, dtype=torch.int64)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Accuracy, per-class accuracy and the confusion matrix (rows: true class, columns: predicted)."""
+
+    accuracy: float
+    per_class: tuple[float, ...]
+    confusion: torch.Tensor
+
+    def worst_classes(self, k: int = 3) -> list[tuple[int, float]]:
+        ranked = sorted(enumerate(self.per_class), key=lambda item: item[1])
+        return ranked[:k]
+
+
+def evaluate(predictions: torch.Tensor, labels: torch.Tensor, classes: int = 10) -> Evaluation:
+    """Compare predicted with true labels: accuracy = mean(predictions == labels)."""
+    if predictions.shape != labels.shape:
+        raise ValueError(f"{predictions.shape[0]} predictions for {labels.shape[0]} labels")
+    confusion = torch.bincount(labels * classes + predictions, minlength=classes * classes).reshape(classes, classes)
+    per_class = confusion.diagonal() / confusion.sum(dim=1).clamp(min=1)
+    accuracy = float((predictions == labels).float().mean()) if len(labels) else 0.0
+    return Evaluation(accuracy, tuple(float(v) for v in per_class), confusion)

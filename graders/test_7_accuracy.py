@@ -1,0 +1,60 @@
+"""Accuracy: the architecture learns under the harness's recipe; a submitted model.pt is trained."""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+
+import pytest
+import torch
+
+from cnngrade.feedback import expect, fail
+from cnngrade.train import evaluate
+
+
+def accuracy_message(what: str, evaluation, threshold: float, dataset: str) -> str:
+    worst = ", ".join(f"{c}: {a:.0%}" for c, a in evaluation.worst_classes())
+    return (f"{what} reaches {evaluation.accuracy:.2%} accuracy on the {dataset} test set; at least "
+            f"{threshold:.2%} is needed. Weakest classes: {worst}.")
+
+
+def thresholds(lab, request) -> tuple[str, dict]:
+    name = request.config.getoption("--dataset") or lab.setting("accuracy.dataset")
+    return name, lab.setting(f"accuracy.{name}")
+
+
+@pytest.mark.points(15)
+def test_learns(submission, lab, dataset, request):
+    """Net learns: trained with the harness's recipe it reaches the lab's minimum test accuracy"""
+    train, test = dataset
+    name, limits = thresholds(lab, request)
+    recipe = lab.setting("train")
+    predictions = submission.train_and_predict(train.images, train.labels, recipe, test.images)
+    expect(predictions.shape == test.labels.shape,
+           f"Net gave {tuple(predictions.shape)} predictions for {len(test)} test images.")
+    evaluation = evaluate(predictions, test.labels, len(test.classes))
+    expect(evaluation.accuracy >= limits["min_accuracy"],
+           accuracy_message(f"Trained with the harness's recipe ({recipe['epochs']} epochs of {len(train):,} "
+                            "images), Net", evaluation, limits["min_accuracy"], name)
+           + " Check the output (log_softmax for nll_loss) and that every layer can learn.")
+
+
+@pytest.mark.points(10)
+def test_trained_model(submission, lab, mnist_test):
+    """A submitted model.pt loads into Net and reaches the lab's trained accuracy"""
+    path = submission.path / "model.pt"
+    if not path.is_file():
+        pytest.skip("no model.pt in the submission")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as exc:
+        fail(f"model.pt cannot be loaded as a state_dict ({str(exc).splitlines()[0]}). Save it with "
+             "torch.save(model.state_dict(), 'model.pt').")
+    if not isinstance(state, dict):
+        fail(f"model.pt holds a {type(state).__name__}, not a state_dict. Save it with "
+             "torch.save(model.state_dict(), 'model.pt').")
+    predictions = submission.predict_with_state(state, mnist_test.images)
+    evaluation = evaluate(predictions, mnist_test.labels)
+    threshold = lab.setting("accuracy.mnist-bundled.min_trained_accuracy")
+    expect(evaluation.accuracy >= threshold,
+           accuracy_message("Your model.pt", evaluation, threshold, "official MNIST"))
