@@ -7,10 +7,10 @@ import statistics
 import pytest
 import torch
 
+from benchmarks.conftest import ROOT
 from cnngrade.inprocess import InProcessSubmission
 from cnngrade.inputs import image_batch
 from cnngrade.speed import compare_fps
-from benchmarks.conftest import ROOT
 
 
 @pytest.mark.parametrize("batch", [1, 64, 1000])
@@ -32,7 +32,7 @@ def test_fps_check_of_the_reference_against_itself(benchmark):
     def grade_twenty_times():
         ratios.clear()
         for i in range(20):
-            result = compare_fps(student.forward, reference.forward, lambda k: image_batch(64, seed=100 * i + k),
+            result = compare_fps(student.forward, reference.forward, lambda k, i=i: image_batch(64, seed=100 * i + k),
                                  repeats=20, warmup=3)
             ratios.append(result.ratio)
 

@@ -34,7 +34,28 @@ class NotImplementedYet(SubmissionError):
 
 
 class StudentCodeError(SubmissionError):
-    """Student code raised an exception while the harness called it."""
+    """Student code raised an exception while the harness called it.
+
+    ``exception_type`` names the class of the student's exception (``"ValueError"``), or is empty
+    when the problem was found by the harness.
+    """
+
+    def __init__(self, message: str, exception_type: str = "") -> None:
+        super().__init__(message)
+        self.exception_type = exception_type
+
+    def as_builtin(self) -> Exception:
+        """The student's exception as the builtin exception class of the same name (else
+        RuntimeError), carrying this message: for code that expects ordinary exceptions."""
+        import builtins
+
+        cls = getattr(builtins, self.exception_type, None)
+        if isinstance(cls, type) and issubclass(cls, Exception) and cls.__module__ == "builtins":
+            try:
+                return cls(self.message)
+            except TypeError:
+                pass
+        return RuntimeError(self.message)
 
 
 class WrongReturn(SubmissionError):

@@ -34,13 +34,22 @@ class Grade:
 
 
 def run_graders(
-    submission: Path, graders: Path, *options: str, cwd: Path | None = None, timeout: float = 1800
+    submission: Path,
+    graders: Path,
+    *options: str,
+    cwd: Path | None = None,
+    files: tuple[str, ...] = (),
+    timeout: float = 1800,
 ) -> Grade:
-    """Run ``pytest GRADERS --submission SUBMISSION OPTIONS`` in a subprocess; return its :class:`Grade`."""
+    """Run ``pytest GRADERS --submission SUBMISSION OPTIONS`` in a subprocess; return its :class:`Grade`.
+
+    ``files`` limits the run to those grader files (``test_2_forward.py``).
+    """
     with tempfile.TemporaryDirectory(prefix="cnngrade-") as scratch:
         results = Path(scratch) / "results.json"
         command = [
-            sys.executable, "-m", "pytest", str(graders), f"--rootdir={graders.parent}",
+            sys.executable, "-m", "pytest", *([str(graders / f) for f in files] or [str(graders)]),
+            f"--rootdir={graders.parent}",
             f"--submission={submission}", f"--results-json={results}", "-p", "no:cacheprovider", "-q",
             *options,
         ]

@@ -134,7 +134,17 @@ class Submission(abc.ABC):
 
     @abc.abstractmethod
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """Call the submission's function ``name`` with plain-data arguments."""
+        """Call the submission's function ``name`` with plain-data arguments; plain data back."""
+
+    @abc.abstractmethod
+    def constant(self, name: str) -> Any:
+        """The value of the submission's top-level constant ``name`` (an answer), as plain data."""
+
+    @abc.abstractmethod
+    def ops_used(self, name: str, *args: Any, **kwargs: Any) -> list[str]:
+        """The ATen operators (``aten.max_pool2d_with_indices.default``, ...) that a call of the
+        submission's function ``name`` runs, whatever Python path reaches them (for the "written
+        from scratch" checks). An exception in the call ends the recording, not the check."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release what the handle holds (processes, temporary files)."""

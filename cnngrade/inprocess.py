@@ -19,6 +19,7 @@ from cnngrade.handle import LayerCall, NetDescription, Submission
 from cnngrade.lab import PARTS, part_of
 from cnngrade.layout import file_for
 from cnngrade.loading import LoadedModule, load_module
+from cnngrade.plain import to_plain
 from cnngrade.sources import read_source
 from cnngrade.train import Recipe, fit, predict
 
@@ -31,20 +32,23 @@ class InProcessSubmission(Submission):
     def __init__(self, path: Path, *, definitions_only: bool = True) -> None:
         super().__init__(path)
         self.definitions_only = definitions_only
-        self._modules: dict[Path, LoadedModule] = {}
+        self._modules: dict[tuple[Path, tuple[str, ...]], LoadedModule] = {}
         self._net: nn.Module | None = None
 
-    def _module(self, part: str) -> LoadedModule:
+    def _module(self, part: str, wanted: tuple[str, ...] = ()) -> LoadedModule:
+        """The loaded file holding ``part``; definitions-only for ``wanted`` (default: the part's names
+        and those of the other parts in the same file)."""
         file = file_for(self.path, part)
-        if file not in self._modules:
-            wanted = [n for p, names in PARTS.items() if file_for_or_none(self.path, p) == file for n in names]
-            self._modules[file] = load_module(
-                read_source(file), wanted, definitions_only=self.definitions_only
+        names = wanted or tuple(n for p, ns in PARTS.items() if file_for_or_none(self.path, p) == file for n in ns)
+        if (file, names) not in self._modules:
+            self._modules[(file, names)] = load_module(
+                read_source(file), names, definitions_only=self.definitions_only
             )
-        return self._modules[file]
+        return self._modules[(file, names)]
 
     def _get(self, name: str) -> tuple[LoadedModule, Any]:
-        module = self._module(part_of(name))
+        part = part_of(name)
+        module = self._module(part, (name,) if part == "answers" else ())
         return module, module.get(name)
 
     def _run(self, what: str, module: LoadedModule, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -59,7 +63,7 @@ class InProcessSubmission(Submission):
                 "`raise NotImplementedError` under the TODO with your code."
             ) from None
         except (Exception, SystemExit) as exc:
-            raise StudentCodeError(f"{what} raised {module.explain(exc)}") from None
+            raise StudentCodeError(f"{what} raised {module.explain(exc)}", type(exc).__name__) from None
 
     @property
     def net(self) -> nn.Module:
@@ -131,7 +135,27 @@ class InProcessSubmission(Submission):
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         module, fn = self._get(name)
-        return self._run(f"{name}()", module, fn, *args, **kwargs)
+        what = f"{name}({format_arguments(args, kwargs)})"
+        return to_plain(self._run(what, module, fn, *args, **kwargs), f"The result of {what}")
+
+    def constant(self, name: str) -> Any:
+        _, value = self._get(name)
+        return to_plain(value, name)
+
+    def ops_used(self, name: str, *args: Any, **kwargs: Any) -> list[str]:
+        module, fn = self._get(name)
+        with net_probe.recording_ops() as ops:
+            self._run(f"{name}({format_arguments(args, kwargs)})", module, fn, *args, **kwargs)
+        return sorted(ops)
+
+
+def format_arguments(args: tuple, kwargs: dict) -> str:
+    """``x=<tensor of shape (1, 1, 4, 4)>, 2`` style description of call arguments."""
+    def show(value: Any) -> str:
+        if isinstance(value, torch.Tensor):
+            return f"<{value.dtype} tensor of shape {tuple(value.shape)}>"
+        return repr(value)
+    return ", ".join([*(show(a) for a in args), *(f"{k}={show(v)}" for k, v in kwargs.items())])
 
 
 def file_for_or_none(submission: Path, part: str) -> Path | None:

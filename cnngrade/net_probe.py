@@ -13,6 +13,7 @@ from unittest import mock
 
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from cnngrade.errors import StudentCodeError, WrongReturn, describe_value
 from cnngrade.handle import LayerCall, ModuleInfo, NetDescription, ParameterInfo
@@ -167,9 +168,8 @@ def cuda_unavailable() -> Iterator[None]:
 def forward_on(net: nn.Module, device: str, x: torch.Tensor) -> tuple[torch.Tensor, list[str], str]:
     """Move ``net`` to ``device``; eval output (on the CPU), names left behind, output's device."""
     net.to(device)
-    stray = [
-        name for name, t in [*net.named_parameters(), *net.named_buffers()] if t.device.type != torch.device(device).type
-    ]
+    target = torch.device(device).type
+    stray = [name for name, t in [*net.named_parameters(), *net.named_buffers()] if t.device.type != target]
     net.eval()
     with torch.no_grad():
         output = net(x.to(device))
@@ -180,3 +180,23 @@ def forward_on(net: nn.Module, device: str, x: torch.Tensor) -> tuple[torch.Tens
     if plain.device.type == "meta":
         return torch.empty(plain.shape), stray, device_of_output
     return as_output_tensor(plain.cpu()), stray, device_of_output
+
+
+class _OpRecorder(TorchDispatchMode):
+    """Records the name of every ATen operator dispatched inside it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: set[str] = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 - torch's protocol
+        self.ops.add(str(func))
+        return func(*args, **(kwargs or {}))
+
+
+@contextmanager
+def recording_ops() -> Iterator[set[str]]:
+    """The set of ATen operator names run inside the block (``aten.avg_pool2d.default``, ...)."""
+    recorder = _OpRecorder()
+    with recorder:
+        yield recorder.ops

@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 import torch
 
+from cnngrade.backends import open_submission
 from cnngrade.config import ConfigError, LabConfig
 from cnngrade.data import DataError, Split, load_bundled_mnist, load_dataset
 from cnngrade.errors import SubmissionError
 from cnngrade.handle import Submission
-from cnngrade.backends import open_submission
 from cnngrade.scoring import Scoreboard
 
 SEED = 0
@@ -134,8 +134,11 @@ def _points(item: pytest.Item) -> float | None:
 
 
 def _title(item: pytest.Item) -> str:
+    """The check's docstring line, with its parameters for a parametrized check."""
     doc = getattr(getattr(item, "obj", None), "__doc__", None)
-    return doc.strip().splitlines()[0] if doc and doc.strip() else item.name
+    title = doc.strip().splitlines()[0] if doc and doc.strip() else item.name
+    callspec = getattr(item, "callspec", None)
+    return f"{title}: {callspec.id}" if callspec is not None else title
 
 
 @pytest.hookimpl(wrapper=True)

@@ -6,7 +6,9 @@ In every ``.py`` file of ``reference/``, each region between ``### BEGIN SOLUTIO
     # TODO: your code here
     raise NotImplementedError
 
-and the notebooks named in ``[release.notebooks]`` of lab.toml are built from the blanked
+and each line ending in ``### ANSWER`` (``NAME = expression  ### ANSWER``) becomes
+``NAME = None  # TODO: your answer``.
+The notebooks named in ``[release.notebooks]`` of lab.toml are built from the blanked
 scripts: ``# %%`` lines start code cells, ``# %% [markdown]`` lines start markdown cells.
 """
 
@@ -19,6 +21,7 @@ import nbformat
 
 BEGIN = re.compile(r"^(?P<indent>\s*)### BEGIN SOLUTION\s*$")
 END = re.compile(r"^\s*### END SOLUTION\s*$")
+ANSWER = re.compile(r"^(?P<name>[A-Za-z_]\w*) = .*### ANSWER\s*$")
 CELL = re.compile(r"^# %%(?P<markdown>\s*\[markdown\])?")
 
 
@@ -27,14 +30,17 @@ class ReleaseError(Exception):
 
 
 def blank_solutions(text: str, name: str = "<reference>") -> str:
-    """``text`` with every solution region replaced by a TODO and ``raise NotImplementedError``."""
+    """``text`` with every solution region replaced by a TODO and ``raise NotImplementedError``,
+    and every ``### ANSWER`` line by ``NAME = None``."""
     out: list[str] = []
     begin_line = None
     for number, line in enumerate(text.splitlines(keepends=True), start=1):
         begin = BEGIN.match(line)
         if begin:
             if begin_line is not None:
-                raise ReleaseError(f"{name}, line {number}: BEGIN SOLUTION inside the region opened at line {begin_line}")
+                raise ReleaseError(
+                    f"{name}, line {number}: BEGIN SOLUTION inside the region opened at line {begin_line}"
+                )
             begin_line = number
             indent = begin.group("indent")
             out.append(f"{indent}# TODO: your code here\n{indent}raise NotImplementedError\n")
@@ -43,6 +49,11 @@ def blank_solutions(text: str, name: str = "<reference>") -> str:
                 raise ReleaseError(f"{name}, line {number}: END SOLUTION without BEGIN SOLUTION")
             begin_line = None
         elif begin_line is None:
+            answer = ANSWER.match(line)
+            if answer:
+                line = f"{answer.group('name')} = None  # TODO: your answer\n"
+            elif "### ANSWER" in line:
+                raise ReleaseError(f"{name}, line {number}: ### ANSWER must end a one-line `NAME = ...` assignment")
             out.append(line)
     if begin_line is not None:
         raise ReleaseError(f"{name}, line {begin_line}: BEGIN SOLUTION is never closed by END SOLUTION")

@@ -157,7 +157,7 @@ def test_relu_on_hidden_layers(submission, lab, images):
             calls.append(call)
             seen.add(call.name)
     expect(bool(calls), "Net.forward called none of its nn.Conv2d or nn.Linear layers.")
-    for previous, call in zip(calls, calls[1:]):
+    for previous, call in zip(calls, calls[1:], strict=False):
         expect(
             not call.input_min < 0,
             f"The input of {call.name} has negative values (as low as {call.input_min:.3g}), so the "

@@ -8,19 +8,19 @@ from pathlib import Path
 import pytest
 
 from cnngrade.grading import Grade, run_graders
-
 from tests.paths import ROOT
 
 
 @pytest.fixture(scope="session")
 def grade() -> Callable[..., Grade]:
-    """``grade(path, *pytest_options, cwd=None)``: graders run once per distinct call."""
+    """``grade(path, *pytest_options, cwd=None, files=())``: graders run once per distinct call;
+    ``files`` limits the run to some grader files."""
     cache: dict[tuple, Grade] = {}
 
-    def _grade(submission: Path, *options: str, cwd: Path | None = None) -> Grade:
-        key = (submission, options, cwd)
+    def _grade(submission: Path, *options: str, cwd: Path | None = None, files: tuple[str, ...] = ()) -> Grade:
+        key = (submission, options, cwd, files)
         if key not in cache:
-            cache[key] = run_graders(submission, ROOT / "graders", *options, cwd=cwd)
+            cache[key] = run_graders(submission, ROOT / "graders", *options, cwd=cwd, files=files)
         return cache[key]
 
     return _grade

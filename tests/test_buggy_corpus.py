@@ -12,6 +12,7 @@ from tests.test_reference_and_templates import NET_CHECKS
 BUGGY = Path(__file__).parent / "buggy"
 NOTEBOOKS = Path(__file__).parent / "buggy_notebooks"
 
+NET_GRADERS = ("test_1_structure.py", "test_2_forward.py")
 FORWARD_CHECKS = NET_CHECKS - {"test_net_builds", "test_net_layers", "test_parameter_count"}
 
 #: submission -> {failing check: words its feedback must contain}; every other Net check passes.
@@ -82,19 +83,19 @@ def test_corpus_covers_every_bug_directory():
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_buggy_submission_fails_the_right_checks(grade, name):
-    assert_fails_exactly(grade(BUGGY / name), EXPECTED[name])
+    assert_fails_exactly(grade(BUGGY / name, files=NET_GRADERS), EXPECTED[name])
 
 
 @pytest.mark.parametrize("name", sorted(NOTEBOOK_EXPECTED))
 def test_buggy_notebook_fails_the_right_checks(grade, name, tmp_path):
-    result = grade(NOTEBOOKS / name, cwd=tmp_path)
+    result = grade(NOTEBOOKS / name, cwd=tmp_path, files=NET_GRADERS)
     assert_fails_exactly(result, NOTEBOOK_EXPECTED[name])
     written = [p.name for p in tmp_path.iterdir() if p.name != ".benchmarks"]  # pytest-benchmark's own
     assert written == [], "grading ran top-level code that wrote files"
 
 
 def test_training_notebook_is_graded_without_its_training_or_download(grade, tmp_path):
-    result = grade(NOTEBOOKS / "trains_and_downloads.ipynb", cwd=tmp_path)
+    result = grade(NOTEBOOKS / "trains_and_downloads.ipynb", cwd=tmp_path, files=NET_GRADERS)
     assert not (tmp_path / "data").exists()
     assert not (tmp_path / "model.pt").exists()
     assert result.checks["test_net_builds"]["status"] == "passed"
@@ -102,5 +103,5 @@ def test_training_notebook_is_graded_without_its_training_or_download(grade, tmp
 
 def test_running_all_code_does_run_the_top_level_cells(grade, tmp_path):
     result = grade(ROOT / "tests" / "buggy_notebooks" / "trains_and_downloads.ipynb", "--run-all-code",
-                   cwd=tmp_path)
+                   cwd=tmp_path, files=NET_GRADERS)
     assert "Running trains_and_downloads.ipynb failed" in result.failed()["test_net_builds"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from cnngrade.release import script_to_notebook
 from tests.paths import ROOT
 
@@ -24,15 +22,24 @@ def test_reference_passes_every_check_with_full_points(grade):
     assert f"Score: {result.score:g}/{result.max_score:g}" in result.stdout
 
 
-@pytest.mark.parametrize("template", ["student_templates", "student_templates/lab4.ipynb"])
-def test_blank_template_fails_every_net_check_as_not_implemented(grade, template):
-    result = grade(ROOT / template)
+def test_blank_templates_fail_every_check_as_not_implemented(grade):
+    result = grade(ROOT / "student_templates")
+    failed = result.failed()
+    assert NET_CHECKS <= set(failed)
+    assert result.passed() == set()
+    for name, message in failed.items():
+        assert "not implemented yet" in message, (name, message)
+    assert len(failed) >= 60
+    assert result.score == 0
+    assert result.exit_code == 1
+
+
+def test_blank_notebook_template_fails_every_net_check_as_not_implemented(grade):
+    result = grade(ROOT / "student_templates" / "lab4.ipynb")
     failed = result.failed()
     assert NET_CHECKS <= set(failed)
     for name in NET_CHECKS:
         assert "not implemented yet" in failed[name], name
-    assert result.score == 0
-    assert result.exit_code == 1
 
 
 def test_reference_as_a_notebook_passes(grade, tmp_path):

@@ -1,0 +1,760 @@
+"""Property checks for 2-D max and average pooling.
+
+``check_max_pool2d(fn)`` and ``check_avg_pool2d(fn)`` take anything with the signature of
+``torch.nn.functional.max_pool2d`` / ``avg_pool2d`` (called as ``fn(x, kernel_size=...,
+stride=..., padding=..., ...)``), and also:
+
+* an ``nn.Module`` *instance* (``nn.MaxPool2d(3, 2)``, or your own layer): its arguments are
+  read from its attributes (``kernel_size``, ``stride``, ``padding``, ``dilation``,
+  ``ceil_mode``, ``count_include_pad``, ``divisor_override``) and stay fixed; only the inputs
+  vary, and the properties that need other arguments are left out;
+* an ``nn.Module`` *class* whose constructor takes the functional keyword arguments
+  (``nn.MaxPool2d``): one layer is built per example, ``cls(**kwargs)(x)``.
+
+Each property runs as its own Hypothesis test (settings from the active profile, see
+:mod:`cnngrade.properties.profiles`); the first property that fails raises
+:class:`~cnngrade.properties.core.PropertyFailed` with the smallest counterexample Hypothesis
+found. Properties, in the order they run (max / avg):
+
+=================  ====  ====  ==========================================================
+name               max   avg   what holds
+=================  ====  ====  ==========================================================
+shape              x     x     output shape = the conv-arithmetic formula
+matches_torch      x     x     equal to torch.nn.functional (max: exactly; avg: within
+                                assert_close's tolerances for the dtype)
+no_mutation        x     x     the input is left unchanged
+window_membership  x           every output is an element of its window
+constant           x     x     a constant input gives that constant (avg: no padding)
+max_ge_avg         x     x     max pooling >= average pooling, without padding
+add_constant       x           f(x + c) == f(x) + c
+positive_scale     x           f(a*x) == a*f(x) for a > 0
+linearity                x     f(a*x + b*y) == a*f(x) + b*f(y)
+gradient           x     x     float64 gradients equal torch's (only if the output
+                                carries a gradient: non-differentiable code skips it)
+errors             x     x     a stride of zero, or a padding over half the kernel, raise
+                                ValueError or RuntimeError (axis ``errors``)
+return_indices     x           return_indices=True: gathering x at the indices gives the
+                                output (axis ``return_indices``)
+special_values     x     x     NaN and -inf handled as torch does (axis ``nan_inf``)
+=================  ====  ====  ==========================================================
+
+Running one property, e.g. from ``pytest.mark.parametrize``::
+
+    from cnngrade.properties import check_max_pool2d, property_names
+
+    @pytest.mark.parametrize("prop", property_names(check_max_pool2d))
+    def test_my_max_pool(prop):
+        check_max_pool2d(my_max_pool2d, only=prop)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from hypothesis import strategies as st
+
+from cnngrade.properties.core import (
+    Catalogue,
+    Property,
+    PropertyFailed,
+    Supports,
+    adapt_kind,
+    as_supports,
+    callable_name,
+    describe_mismatch,
+    describe_result,
+    describe_tensor,
+    exception_text,
+    first_index,
+    format_kwargs,
+    format_scalar,
+    format_shape,
+    format_tensor,
+    format_value,
+    fresh,
+    mismatch,
+    reraised,
+    run_property,
+    select,
+)
+from cnngrade.properties.strategies import (
+    COEFFICIENTS,
+    FINITE,
+    POSITIVE,
+    PoolCase,
+    PoolParams,
+    pool_cases,
+    pool_error_cases,
+    tensors,
+)
+
+_MAX_ATTRS = ("kernel_size", "stride", "padding", "dilation", "ceil_mode")
+_AVG_ATTRS = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
+
+
+@dataclass
+class _Ctx:
+    """One check of one implementation: how to call it and how to word its failures."""
+
+    kind: str  # "max" or "avg"
+    fn: Any
+    mode: str  # "function", "class" or "instance"
+    name: str
+    supports: Supports
+    fixed: dict[str, Any] | None
+    prop: str = ""
+
+    @property
+    def torch_name(self) -> str:
+        return f"torch.nn.functional.{self.kind}_pool2d"
+
+    def invoke(self, x: torch.Tensor, kwargs: dict[str, Any]) -> Any:
+        if self.mode == "function":
+            return self.fn(x, **kwargs)
+        if self.mode == "class":
+            return self.fn(**kwargs)(x)
+        out = self.fn(x)
+        if isinstance(out, tuple) and not kwargs.get("return_indices"):
+            out = out[0]
+        return out
+
+    def describe(self, kwargs: dict[str, Any]) -> str:
+        if self.mode == "function":
+            return f"{self.name}(x, {format_kwargs(kwargs)})"
+        if self.mode == "class":
+            return f"{self.name}({format_kwargs(kwargs)})(x)"
+        return f"{self.name}(x)"
+
+    def fail(
+        self,
+        case: PoolCase,
+        problem: str,
+        *,
+        expected: Any = None,
+        seen: Any = None,
+        inputs: dict[str, Any] | None = None,
+    ) -> PropertyFailed:
+        call = self.describe(case.kwargs)
+        shown = {"x": case.x, **(inputs or {})}
+        listing = ", ".join(f"{k} = {format_value(v)}" for k, v in shown.items())
+        message = (
+            f"{call} on {describe_tensor(case.x, case.layout)}: {problem.rstrip('.')}. "
+            f"Smallest failing input: {listing}. (property: {self.prop})"
+        )
+        return PropertyFailed(
+            message,
+            property=self.prop,
+            expected=expected,
+            seen=seen,
+            counterexample={**shown, **case.kwargs},
+            function=call,
+        )
+
+    def call(self, case: PoolCase, x: torch.Tensor | None = None, *, on: str = "") -> torch.Tensor:
+        """The implementation's output on ``x`` (default ``case.x``), which must be a tensor."""
+        x = case.x if x is None else x
+        try:
+            out = self.invoke(fresh(x), case.kwargs)
+        except Exception as exc:
+            if reraised(exc):
+                raise
+            raise self.fail(case, f"{on}raised {exception_text(exc)}", expected="a tensor", seen=exc) from exc
+        if not isinstance(out, torch.Tensor):
+            raise self.fail(
+                case,
+                f"{on}should return a tensor but returned {describe_result(out)}",
+                expected="a tensor",
+                seen=out,
+            )
+        return out
+
+    def call_shaped(self, case: PoolCase, x: torch.Tensor | None = None, *, on: str = "") -> torch.Tensor:
+        """:meth:`call`, and the output must have the expected shape."""
+        out = self.call(case, x, on=on)
+        expected = case.output_shape()
+        if tuple(out.shape) != expected:
+            raise self.fail(
+                case,
+                f"{on}output shape should be {format_shape(expected)} "
+                f"({shape_formula(case.params)}) but was {format_shape(out.shape)}",
+                expected=expected,
+                seen=tuple(out.shape),
+            )
+        return out
+
+
+# ----------------------------------------------------------------------------------------------
+# References
+
+
+def torch_pool(kind: str, x: torch.Tensor, kwargs: dict[str, Any]) -> Any:
+    """torch's pooling of ``x`` with ``kwargs`` (also for ``(H, W)`` inputs, which torch refuses)."""
+    fn = F.max_pool2d if kind == "max" else F.avg_pool2d
+    if x.dim() == 2:
+        out = fn(x.unsqueeze(0), **kwargs)
+        return tuple(o.squeeze(0) for o in out) if isinstance(out, tuple) else out.squeeze(0)
+    return fn(x, **kwargs)
+
+
+def shape_formula(params: PoolParams) -> str:
+    """The output-size formula in the words of torch's documentation, for these arguments."""
+    window = "k" if params.dilation == (1, 1) else "d*(k - 1) - 1"
+    inner = f"(H + 2p - {window})/s"
+    if params.ceil_mode:
+        return f"H_out = ceil({inner}) + 1, less one if the last window would start in the right padding"
+    return f"H_out = floor({inner}) + 1"
+
+
+def pool_windows(x: torch.Tensor, params: PoolParams, fill: float) -> torch.Tensor:
+    """``(..., H_out, W_out, kh*kw)``: the window of every output, padding (and ceil_mode's
+    overhang) filled with ``fill``."""
+    height, width = x.shape[-2:]
+    h_out, w_out = params.output_size(height, width)
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = params.kernel, params.stride, params.padding, params.dilation
+    need_h = max(height + 2 * ph, (h_out - 1) * sh + dh * (kh - 1) + 1)
+    need_w = max(width + 2 * pw, (w_out - 1) * sw + dw * (kw - 1) + 1)
+    canvas = x.new_full((*x.shape[:-2], need_h, need_w), fill)
+    canvas[..., ph : ph + height, pw : pw + width] = x
+    rows = (torch.arange(h_out) * sh)[:, None] + torch.arange(kh) * dh
+    cols = (torch.arange(w_out) * sw)[:, None] + torch.arange(kw) * dw
+    windows = canvas[..., rows[:, None, :, None], cols[None, :, None, :]]
+    return windows.reshape(*windows.shape[:-2], kh * kw)
+
+
+def _avg_bound(x: torch.Tensor, kwargs: dict[str, Any]) -> torch.Tensor:
+    """Average pooling of |x|: bounds the magnitudes an average sums."""
+    return torch_pool("avg", x.abs(), {k: v for k, v in kwargs.items() if k != "dilation"})
+
+
+def _terms(case: PoolCase) -> int:
+    return case.params.kernel[0] * case.params.kernel[1]
+
+
+def _compare(
+    ctx: _Ctx,
+    case: PoolCase,
+    seen: torch.Tensor,
+    expected: torch.Tensor,
+    *,
+    what: str,
+    bound: torch.Tensor | None = None,
+    inputs: dict[str, Any] | None = None,
+) -> None:
+    """Fail unless ``seen`` equals ``expected`` (max: exactly; avg: within tolerance)."""
+    if tuple(seen.shape) != tuple(expected.shape):
+        raise ctx.fail(
+            case,
+            f"{what}: the output shape should be {format_shape(expected.shape)} but was "
+            f"{format_shape(seen.shape)}",
+            expected=tuple(expected.shape),
+            seen=tuple(seen.shape),
+            inputs=inputs,
+        )
+    if seen.dtype != expected.dtype:
+        raise ctx.fail(
+            case,
+            f"the output dtype should be {expected.dtype} (the input's) but was {seen.dtype}",
+            expected=expected.dtype,
+            seen=seen.dtype,
+            inputs=inputs,
+        )
+    exact = ctx.kind == "max"
+    bad = mismatch(seen, expected, exact=exact, bound=bound, terms=_terms(case) + 2)
+    if bool(bad.any()):
+        raise ctx.fail(
+            case,
+            f"{what}, but it {describe_mismatch(seen, expected, bad)}",
+            expected=expected.detach(),
+            seen=seen.detach(),
+            inputs=inputs,
+        )
+
+
+# ----------------------------------------------------------------------------------------------
+# Properties
+
+
+def _shape(ctx: _Ctx, case: PoolCase) -> None:
+    ctx.call_shaped(case)
+
+
+def _matches_torch(ctx: _Ctx, case: PoolCase) -> None:
+    out = ctx.call(case)
+    expected = torch_pool(ctx.kind, case.x, case.kwargs)
+    bound = _avg_bound(case.x, case.kwargs) if ctx.kind == "avg" else None
+    _compare(ctx, case, out, expected, what=f"the output should equal {ctx.torch_name}'s", bound=bound)
+
+
+def _window_membership(ctx: _Ctx, case: PoolCase) -> None:
+    out = ctx.call_shaped(case)
+    windows = pool_windows(case.x, case.params, float("-inf"))
+    member = (windows == out.detach().to(case.x.dtype).unsqueeze(-1)).any(-1)
+    if not bool(member.all()):
+        where = first_index(~member)
+        value = format_scalar(out[where])
+        raise ctx.fail(
+            case,
+            f"output{list(where)} = {value} is not one of the values of its window "
+            f"{format_tensor(windows[where])} (padding counts as -inf); max pooling must return "
+            "one of the values of each window, its largest",
+            expected=windows[where],
+            seen=out.detach()[where],
+        )
+
+
+def _constant(ctx: _Ctx, case: PoolCase, value: float) -> None:
+    x = torch.full_like(case.x, value)
+    case = replace(case, x=x)
+    out = ctx.call_shaped(case)
+    expected = torch.full(case.output_shape(), value, dtype=x.dtype)
+    what = f"a constant input (every element {format_value(value)}) should give that constant everywhere"
+    _compare(ctx, case, out, expected, what=what, bound=expected.abs())
+
+
+def _max_ge_avg(ctx: _Ctx, case: PoolCase) -> None:
+    out = ctx.call_shaped(case)
+    shared = {k: v for k, v in case.kwargs.items() if k in ("kernel_size", "stride", "padding", "ceil_mode")}
+    if ctx.kind == "max":
+        highs, lows = out.detach(), torch_pool("avg", case.x, shared)
+    else:
+        highs, lows = torch_pool("max", case.x, shared), out.detach()
+    highs = highs.to(case.x.dtype)
+    lows = lows.to(case.x.dtype)
+    slack = mismatch(lows, highs, bound=_avg_bound(case.x, shared), terms=_terms(case) + 2)
+    below = (highs < lows) & slack
+    if bool(below.any()):
+        where = first_index(below)
+        hi, lo = format_scalar(highs[where]), format_scalar(lows[where])
+        if ctx.kind == "max":
+            problem = (
+                f"max pooling can never be below average pooling without padding, but output"
+                f"{list(where)} = {hi} is below the window's average {lo}"
+            )
+        else:
+            problem = (
+                f"average pooling can never exceed max pooling without padding, but output"
+                f"{list(where)} = {lo} is above the window's maximum {hi}"
+            )
+        raise ctx.fail(case, problem, expected=highs if ctx.kind == "avg" else lows, seen=out.detach())
+
+
+def _linearity(ctx: _Ctx, case: PoolCase, y: torch.Tensor, a: float, b: float) -> None:
+    both = replace(case, x=a * case.x + b * y)
+    inputs = {"y": y, "a": a, "b": b}
+    fx = ctx.call_shaped(case)
+    fy = ctx.call_shaped(replace(case, x=y), on="on y: ")
+    combined = ctx.call_shaped(both, on="on a*x + b*y: ")
+    bound = abs(a) * _avg_bound(case.x, case.kwargs) + abs(b) * _avg_bound(y, case.kwargs)
+    expected = (a * fx + b * fy).detach()
+    what = (
+        f"average pooling is linear, so {ctx.name}(a*x + b*y) should equal a*{ctx.name}(x) + b*{ctx.name}(y)"
+    )
+    _compare(ctx, case, combined.detach(), expected.to(combined.dtype), what=what, bound=bound, inputs=inputs)
+
+
+def _add_constant(ctx: _Ctx, case: PoolCase, c: float) -> None:
+    fx = ctx.call_shaped(case)
+    shifted = ctx.call_shaped(replace(case, x=case.x + c), on="on x + c: ")
+    what = f"max pooling commutes with adding a constant, so {ctx.name}(x + c) should equal {ctx.name}(x) + c"
+    _compare(ctx, case, shifted.detach(), (fx + c).detach(), what=what, inputs={"c": c})
+
+
+def _positive_scale(ctx: _Ctx, case: PoolCase, a: float) -> None:
+    fx = ctx.call_shaped(case)
+    scaled = ctx.call_shaped(replace(case, x=case.x * a), on="on a*x: ")
+    what = (
+        f"max pooling commutes with scaling by a positive number, so {ctx.name}(a*x) should equal "
+        f"a*{ctx.name}(x)"
+    )
+    _compare(ctx, case, scaled.detach(), (fx * a).detach(), what=what, inputs={"a": a})
+
+
+def _no_mutation(ctx: _Ctx, case: PoolCase) -> None:
+    before = case.x.clone()
+    shown = replace(case, x=before)
+    try:
+        ctx.invoke(case.x, case.kwargs)  # the original tensor, not a copy
+    except Exception as exc:
+        if reraised(exc):
+            raise
+        raise ctx.fail(shown, f"raised {exception_text(exc)}", seen=exc) from exc
+    if case.x.shape != before.shape:
+        raise ctx.fail(
+            shown,
+            f"it changed the shape of its input x from {format_shape(before.shape)} to "
+            f"{format_shape(case.x.shape)}; pooling must not modify its argument",
+            expected=tuple(before.shape),
+            seen=tuple(case.x.shape),
+        )
+    changed = mismatch(case.x, before, exact=True)
+    if bool(changed.any()):
+        where = first_index(changed)
+        old, new = format_scalar(before[where]), format_scalar(case.x[where])
+        raise ctx.fail(
+            shown,
+            f"it modified its input x ({int(changed.sum())} of {changed.numel()} values "
+            f"changed, e.g. x{list(where)} was {old} and is now {new}); pooling must not modify "
+            "its argument",
+            expected=before,
+            seen=case.x.clone(),
+        )
+
+
+def _upstream(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """Distinct weights to backpropagate: 1 ... 2 over the output."""
+    count = int(torch.Size(shape).numel())
+    return torch.linspace(1, 2, count, dtype=dtype).reshape(shape)
+
+
+def _gradient(ctx: _Ctx, case: PoolCase) -> None:
+    x = case.x.detach().clone().requires_grad_(True)
+    out = ctx.call(case, x)
+    if not out.requires_grad:
+        return  # not differentiable (e.g. computed without autograd): nothing to compare
+    expected_shape = case.output_shape()
+    if tuple(out.shape) != expected_shape:
+        raise ctx.fail(
+            case,
+            f"output shape should be {format_shape(expected_shape)} "
+            f"({shape_formula(case.params)}) but was {format_shape(out.shape)}",
+            expected=expected_shape,
+            seen=tuple(out.shape),
+        )
+    weights = _upstream(expected_shape, out.dtype)
+    try:
+        (grad,) = torch.autograd.grad(out, x, weights, allow_unused=True)
+    except Exception as exc:
+        if reraised(exc):
+            raise
+        raise ctx.fail(
+            case, f"backpropagating through the output raised {exception_text(exc)}", seen=exc
+        ) from exc
+    grad = torch.zeros_like(x) if grad is None else grad
+    x_ref = case.x.detach().clone().requires_grad_(True)
+    ref_out = torch_pool(ctx.kind, x_ref, case.kwargs)
+    (expected,) = torch.autograd.grad(ref_out, x_ref, weights.to(ref_out.dtype))
+    bad = mismatch(grad, expected, bound=expected.abs() + 2, terms=_terms(case))
+    if bool(bad.any()):
+        raise ctx.fail(
+            case,
+            "the gradient with respect to x should equal torch's (for the loss sum(w * output), weights w "
+            f"from 1 to 2), but it {describe_mismatch(grad, expected, bad)}",
+            expected=expected,
+            seen=grad,
+        )
+
+
+def _errors(ctx: _Ctx, case: PoolCase) -> None:
+    reason = (
+        "torch refuses a padding over half the kernel size"
+        if case.error == "padding"
+        else "torch refuses a stride of zero"
+    )
+    try:
+        out = ctx.invoke(case.x, case.kwargs)
+    except Exception as exc:
+        if reraised(exc):
+            raise
+        if isinstance(exc, ValueError | RuntimeError):
+            return
+        raise ctx.fail(
+            case,
+            f"it should raise a ValueError or RuntimeError ({reason}) but raised {exception_text(exc)}",
+            expected="ValueError or RuntimeError",
+            seen=exc,
+        ) from exc
+    raise ctx.fail(
+        case,
+        f"it should raise an error ({reason}) but returned {describe_result(out)}",
+        expected="ValueError or RuntimeError",
+        seen=out,
+    )
+
+
+def _return_indices(ctx: _Ctx, case: PoolCase) -> None:
+    kwargs = {**case.kwargs, "return_indices": True}
+    shown = replace(case, kwargs=kwargs)
+    try:
+        out = ctx.invoke(fresh(case.x), kwargs)
+    except Exception as exc:
+        if reraised(exc):
+            raise
+        raise ctx.fail(shown, f"raised {exception_text(exc)}", seen=exc) from exc
+    if not (
+        isinstance(out, tuple | list) and len(out) == 2 and all(isinstance(o, torch.Tensor) for o in out)
+    ):
+        raise ctx.fail(
+            shown,
+            f"should return a pair (output, indices) of tensors but returned {describe_result(out)}",
+            expected="(output, indices)",
+            seen=out,
+        )
+    values, indices = out
+    _compare(
+        ctx,
+        shown,
+        values,
+        torch_pool("max", case.x, case.kwargs),
+        what=f"the output should equal {ctx.torch_name}'s",
+    )
+    if indices.shape != values.shape or indices.dtype.is_floating_point:
+        raise ctx.fail(
+            shown,
+            f"indices should be an integer tensor of shape {format_shape(values.shape)}, "
+            f"but were a {format_shape(indices.shape)} {indices.dtype} tensor",
+            expected=tuple(values.shape),
+            seen=tuple(indices.shape),
+        )
+    plane = case.x.shape[-2] * case.x.shape[-1]
+    # windows made only of padding (possible with dilation) have no meaningful index
+    real = pool_windows(torch.ones_like(case.x, memory_format=torch.contiguous_format), case.params, 0.0).any(
+        -1
+    )
+    flat_idx = indices.detach().long()
+    in_range = (flat_idx >= 0) & (flat_idx < plane)
+    if bool((real & ~in_range).any()):
+        where = first_index(real & ~in_range)
+        raise ctx.fail(
+            shown,
+            f"indices should lie in 0 ... H*W - 1 = {plane - 1} (positions in the flattened "
+            f"input plane) but indices{list(where)} is {int(flat_idx[where])}",
+            seen=indices,
+        )
+    safe = torch.where(real, flat_idx, torch.zeros_like(flat_idx))
+    gathered = case.x.flatten(-2).gather(-1, safe.flatten(-2)).reshape(values.shape)
+    bad = mismatch(gathered, values.detach().to(case.x.dtype), exact=True) & real
+    if bool(bad.any()):
+        raise ctx.fail(
+            shown,
+            f"gathering x at the returned indices should reproduce the output, but it "
+            f"{describe_mismatch(gathered, values.detach(), bad)}",
+            expected=values,
+            seen=gathered,
+        )
+
+
+def _special_values(ctx: _Ctx, case: PoolCase) -> None:
+    out = ctx.call(case)
+    expected = torch_pool(ctx.kind, case.x, case.kwargs)
+    bound = _avg_bound(case.x, case.kwargs) if ctx.kind == "avg" else None
+    _compare(
+        ctx,
+        case,
+        out,
+        expected,
+        bound=bound,
+        what=f"with NaN and -inf in the input the output should equal {ctx.torch_name}'s (NaN "
+        "propagates, a window of -inf gives -inf)",
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Catalogues
+
+
+def _no_padding(fixed: dict[str, Any]) -> bool:
+    return PoolParams.from_kwargs(fixed).padding == (0, 0)
+
+
+def _plain(fixed: dict[str, Any]) -> bool:
+    params = PoolParams.from_kwargs(fixed)
+    return params.padding == (0, 0) and params.dilation == (1, 1) and params.divisor_override is None
+
+
+def _avg_constant_applies(fixed: dict[str, Any]) -> bool:
+    params = PoolParams.from_kwargs(fixed)
+    return params.divisor_override is None and (params.padding == (0, 0) or not params.count_include_pad)
+
+
+def _catalogue(kind: str) -> Catalogue:
+    cat = Catalogue(f"check_{kind}_pool2d")
+
+    def cases(**options: Any):
+        return lambda ctx: pool_cases(kind, ctx.supports, fixed=ctx.fixed, **options)
+
+    def with_(extra: st.SearchStrategy, **options: Any):
+        return lambda ctx: st.tuples(pool_cases(kind, ctx.supports, fixed=ctx.fixed, **options), extra)
+
+    one = lambda make: lambda ctx: st.tuples(make(ctx))  # noqa: E731 - body(ctx, case)
+
+    cat.add(Property("shape", "output shape equals the conv-arithmetic formula", one(cases()), _shape))
+    cat.add(
+        Property("matches_torch", f"equal to torch.nn.functional.{kind}_pool2d", one(cases()), _matches_torch)
+    )
+    cat.add(Property("no_mutation", "the input is left unchanged", one(cases()), _no_mutation))
+    if kind == "max":
+        cat.add(
+            Property(
+                "window_membership",
+                "every output is an element of its window",
+                one(cases()),
+                _window_membership,
+            )
+        )
+        cat.add(Property("constant", "a constant input stays that constant", with_(FINITE), _constant))
+    else:
+        cat.add(
+            Property(
+                "constant",
+                "a constant input stays that constant (no padding)",
+                with_(FINITE, padding=False, divisor=False),
+                _constant,
+                applies=_avg_constant_applies,
+            )
+        )
+    cat.add(
+        Property(
+            "max_ge_avg",
+            "max pooling >= average pooling without padding",
+            one(cases(padding=False, dilation=False, divisor=False)),
+            _max_ge_avg,
+            applies=_plain,
+        )
+    )
+    if kind == "max":
+        cat.add(Property("add_constant", "f(x + c) == f(x) + c", with_(FINITE), _add_constant))
+        cat.add(Property("positive_scale", "f(a*x) == a*f(x) for a > 0", with_(POSITIVE), _positive_scale))
+    else:
+        cat.add(Property("linearity", "f(a*x + b*y) == a*f(x) + b*f(y)", _linear_cases, _linearity))
+    cat.add(
+        Property(
+            "gradient",
+            "float64 gradients equal torch's",
+            one(cases(dtype=torch.float64, unique=(kind == "max"))),
+            _gradient,
+        )
+    )
+    cat.add(
+        Property(
+            "errors",
+            "stride 0 and padding over half the kernel raise",
+            lambda ctx: st.tuples(pool_error_cases(kind, ctx.supports)),
+            _errors,
+            axis="errors",
+            varies_args=True,
+        )
+    )
+    if kind == "max":
+        cat.add(
+            Property(
+                "return_indices",
+                "gathering x at the returned indices gives the output",
+                one(cases()),
+                _return_indices,
+                axis="return_indices",
+                varies_args=True,
+            )
+        )
+    cat.add(
+        Property(
+            "special_values",
+            "NaN and -inf handled as torch does",
+            one(cases(special=True)),
+            _special_values,
+            axis="nan_inf",
+        )
+    )
+    return cat
+
+
+@st.composite
+def _two_tensors(draw: Any, ctx: _Ctx) -> tuple[PoolCase, torch.Tensor, float, float]:
+    case = draw(pool_cases("avg", ctx.supports, fixed=ctx.fixed))
+    y = draw(tensors(tuple(case.x.shape), case.x.dtype))
+    return case, y, draw(COEFFICIENTS), draw(COEFFICIENTS)
+
+
+def _linear_cases(ctx: _Ctx) -> st.SearchStrategy:
+    return _two_tensors(ctx)
+
+
+MAX_POOL2D = _catalogue("max")
+AVG_POOL2D = _catalogue("avg")
+
+
+def _context(kind: str, fn: Any, supports: Any) -> _Ctx:
+    mode = adapt_kind(fn)
+    fixed = None
+    if mode == "instance":
+        attrs = _MAX_ATTRS if kind == "max" else _AVG_ATTRS
+        if not hasattr(fn, "kernel_size"):
+            raise TypeError(
+                f"cannot check the layer {callable_name(fn)}: it has no kernel_size attribute to "
+                "read its arguments from (pass a function or the layer's class instead)"
+            )
+        fixed = {a: getattr(fn, a) for a in attrs if hasattr(fn, a)}
+        if isinstance(fixed.get("stride"), list | tuple) and len(fixed["stride"]) == 0:
+            fixed["stride"] = None
+    return _Ctx(kind, fn, mode, callable_name(fn), as_supports(supports), fixed)
+
+
+def _check(
+    kind: str, fn: Any, supports: Any, only: Any, skip: Any, max_examples: int | None, profile: str | None
+) -> tuple[str, ...]:
+    ctx = _context(kind, fn, supports)
+    catalogue = MAX_POOL2D if kind == "max" else AVG_POOL2D
+    chosen = select(catalogue, ctx.supports, ctx.fixed, only, skip)
+    for prop in chosen:
+        ctx.prop = prop.name
+        key = f"cnngrade.properties:{catalogue.check}:{prop.name}:{ctx.name}"
+        run_property(
+            key,
+            prop.strategy(ctx),
+            lambda *args, p=prop: p.body(ctx, *args),
+            max_examples=max_examples,
+            profile=profile,
+        )
+    return tuple(p.name for p in chosen)
+
+
+def check_max_pool2d(
+    fn: Any,
+    *,
+    supports: Supports | str | Iterable[str] | None = None,
+    only: str | Iterable[str] | None = None,
+    skip: str | Iterable[str] = (),
+    max_examples: int | None = None,
+    profile: str | None = None,
+) -> tuple[str, ...]:
+    """Check a max pooling implementation against every applicable property (module docstring).
+
+    Args:
+        fn: a function with ``torch.nn.functional.max_pool2d``'s signature, an ``nn.Module``
+            layer instance, or an ``nn.Module`` class.
+        supports: the axes ``fn`` supports (:class:`~cnngrade.properties.core.Supports`; default:
+            the lab's: int or pair arguments, 2-D/3-D/4-D inputs, errors).
+        only / skip: property names to run / leave out (see :func:`property_names`).
+        max_examples: examples per property (default: ``$CNNGRADE_MAX_EXAMPLES``, else the profile's).
+        profile: a Hypothesis profile name (``"ci"``, ``"dev"``) instead of the loaded one.
+
+    Returns:
+        The names of the properties that were checked.
+
+    Raises:
+        PropertyFailed: the first property that fails, with the smallest counterexample.
+    """
+    return _check("max", fn, supports, only, skip, max_examples, profile)
+
+
+def check_avg_pool2d(
+    fn: Any,
+    *,
+    supports: Supports | str | Iterable[str] | None = None,
+    only: str | Iterable[str] | None = None,
+    skip: str | Iterable[str] = (),
+    max_examples: int | None = None,
+    profile: str | None = None,
+) -> tuple[str, ...]:
+    """Check an average pooling implementation (``count_include_pad=True`` by default, as torch);
+    arguments as :func:`check_max_pool2d`."""
+    return _check("avg", fn, supports, only, skip, max_examples, profile)
+
+
+check_max_pool2d.catalogue = MAX_POOL2D  # type: ignore[attr-defined]
+check_max_pool2d.context = lambda fn, supports=None: _context("max", fn, supports)  # type: ignore[attr-defined]
+check_avg_pool2d.catalogue = AVG_POOL2D  # type: ignore[attr-defined]
+check_avg_pool2d.context = lambda fn, supports=None: _context("avg", fn, supports)  # type: ignore[attr-defined]

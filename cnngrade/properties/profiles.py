@@ -1,0 +1,131 @@
+"""Hypothesis settings profiles for the property suites.
+
+Two profiles are registered when this module is imported (nothing is *loaded*: importing
+cnngrade never changes a user's Hypothesis settings):
+
+``ci``
+    derandomized (the same examples on every run and machine), ``max_examples`` fixed
+    (:data:`CI_MAX_EXAMPLES`), no deadline, no example database, no reproduction blobs,
+    no "explain" phase. For graders and continuous integration.
+``dev``
+    random, more examples (:data:`DEV_MAX_EXAMPLES`), no deadline, Hypothesis's example
+    database (failures are replayed first on the next run). For local exploration.
+
+Selecting a profile: ``load_profile("ci")`` (or ``load_profile()``, which reads the environment
+variable ``CNNGRADE_HYPOTHESIS_PROFILE``, else picks ``ci`` when ``CI`` is set, else ``dev``),
+typically from a ``conftest.py``; or pass ``profile="ci"`` to a single ``check_*`` call.
+
+Example count: every check runs each property for the active profile's ``max_examples``,
+overridden by the environment variable ``CNNGRADE_MAX_EXAMPLES`` and, above that, by a check's
+``max_examples=`` argument.
+
+Whatever the profile, a check always runs with ``deadline=None`` (a first call into torch can
+be slow), ``report_multiple_bugs=False`` (one failure, the smallest, is reported) and the
+``too_slow`` / ``data_too_large`` health checks off.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, Phase, settings
+
+CI = "ci"
+DEV = "dev"
+#: examples per property under ``ci``
+CI_MAX_EXAMPLES = 50
+#: examples per property under ``dev``
+DEV_MAX_EXAMPLES = 200
+#: environment variable naming the profile :func:`load_profile` loads
+PROFILE_ENV = "CNNGRADE_HYPOTHESIS_PROFILE"
+#: environment variable overriding the example count of every check
+MAX_EXAMPLES_ENV = "CNNGRADE_MAX_EXAMPLES"
+
+_QUIET_HEALTH_CHECKS = (HealthCheck.too_slow, HealthCheck.data_too_large)
+
+
+_registered = False
+
+
+def register_profiles() -> None:
+    """Register ``ci`` and ``dev`` with Hypothesis (again: this resets them to these values)."""
+    global _registered
+    _registered = True
+    settings.register_profile(
+        CI,
+        max_examples=CI_MAX_EXAMPLES,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        print_blob=False,
+        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
+        suppress_health_check=_QUIET_HEALTH_CHECKS,
+    )
+    settings.register_profile(
+        DEV,
+        max_examples=DEV_MAX_EXAMPLES,
+        deadline=None,
+        print_blob=True,
+        suppress_health_check=_QUIET_HEALTH_CHECKS,
+    )
+
+
+def profile_name(name: str | None = None) -> str:
+    """The profile to use: ``name``, else ``$CNNGRADE_HYPOTHESIS_PROFILE``, else ``ci`` on CI
+    (``$CI`` set), else ``dev``."""
+    if name:
+        return name
+    env = os.environ.get(PROFILE_ENV, "").strip()
+    if env:
+        return env
+    return CI if os.environ.get("CI") else DEV
+
+
+def _ensure_registered() -> None:
+    """Register the profiles unless done already (a user's own re-registration is kept)."""
+    if not _registered:
+        register_profiles()
+
+
+def load_profile(name: str | None = None) -> str:
+    """Load a profile as Hypothesis's default settings (see :func:`profile_name`); return its name."""
+    _ensure_registered()
+    chosen = profile_name(name)
+    settings.load_profile(chosen)
+    return chosen
+
+
+def max_examples_override(max_examples: int | None = None) -> int | None:
+    """``max_examples`` if given, else ``$CNNGRADE_MAX_EXAMPLES`` if set, else None."""
+    if max_examples is not None:
+        if max_examples < 1:
+            raise ValueError(f"max_examples must be at least 1, got {max_examples}")
+        return max_examples
+    env = os.environ.get(MAX_EXAMPLES_ENV, "").strip()
+    if env:
+        try:
+            value = int(env)
+        except ValueError:
+            raise ValueError(f"{MAX_EXAMPLES_ENV} must be a positive integer, got {env!r}") from None
+        if value < 1:
+            raise ValueError(f"{MAX_EXAMPLES_ENV} must be a positive integer, got {env!r}")
+        return value
+    return None
+
+
+def active_settings(profile: str | None = None, max_examples: int | None = None) -> settings:
+    """The settings a check runs under: the named profile (else the currently loaded one), with
+    the example count override and the check's fixed settings applied."""
+    _ensure_registered()
+    parent = settings.get_profile(profile) if profile else settings.default
+    overrides = {}
+    count = max_examples_override(max_examples)
+    if count is not None:
+        overrides["max_examples"] = count
+    quiet = tuple(dict.fromkeys((*parent.suppress_health_check, *_QUIET_HEALTH_CHECKS)))
+    return settings(
+        parent, deadline=None, report_multiple_bugs=False, suppress_health_check=quiet, **overrides
+    )
+
+
+register_profiles()

@@ -1,0 +1,62 @@
+"""Pooling written from scratch: the lab's exercises, Hypothesis properties, no torch pooling.
+
+The property checks run through the submission handle, which passes copies of tensors and
+returns results without autograd history, so the suite's ``gradient`` and ``no_mutation``
+properties (meaningful for in-process layers) are not graded here.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cnngrade.feedback import expect
+from cnngrade.properties import check_avg_pool2d, check_max_pool2d, property_names
+from cnngrade.questions import show
+from graders.conftest import expect_from_scratch
+
+NOT_GRADED = ("gradient", "no_mutation")
+EXERCISES = {
+    "question 6's 4x4 matrix": torch.tensor([[4.0, 3, 5, 1], [2, 1, 3, 1], [1, 1, 2, 3], [0, 0, 1, 2]]),
+    "the workshop's 6x6 matrix": torch.tensor(
+        [[3.0, 4, 2, 5, 3, 4], [3, 3, 2, 3, 3, 3], [3, 4, 2, 3, 3, 2],
+         [3, 3, 2, 2, 3, 3], [3, 4, 2, 2, 2, 3], [2, 3, 2, 2, 2, 4]]),
+}
+POOLING_OPS = ("pool",)
+
+
+@pytest.mark.points(4)
+def test_pooling_exercises(submission, reference_submission):
+    """max_pool2d and avg_pool2d solve the lab's pooling exercises"""
+    for function in ("max_pool2d", "avg_pool2d"):
+        for label, matrix in EXERCISES.items():
+            for k in (2, 3) if matrix.shape[0] == 6 else (2,):
+                expected = reference_submission.call(function, matrix, k)
+                seen = submission.call(function, matrix, k)
+                expect(isinstance(seen, torch.Tensor) and seen.shape == expected.shape
+                       and torch.allclose(seen.double(), expected.double(), atol=1e-4),
+                       f"{function}(x, kernel_size={k}) on {label} returned {show(seen)}; "
+                       f"expected {show(expected)}.")
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("prop", [p for p in property_names(check_max_pool2d) if p not in NOT_GRADED])
+def test_max_pool2d(property_check, prop):
+    """max_pool2d property"""
+    property_check(check_max_pool2d, "max_pool2d", prop)
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("prop", [p for p in property_names(check_avg_pool2d) if p not in NOT_GRADED])
+def test_avg_pool2d(property_check, prop):
+    """avg_pool2d property"""
+    property_check(check_avg_pool2d, "avg_pool2d", prop)
+
+
+@pytest.mark.points(4)
+def test_pooling_from_scratch(submission):
+    """max_pool2d and avg_pool2d are written from scratch (no torch pooling functions)"""
+    x = torch.arange(32.0).reshape(1, 2, 4, 4)
+    for function in ("max_pool2d", "avg_pool2d"):
+        expect_from_scratch(submission, function, (x, 2), POOLING_OPS,
+                            "for example with Tensor.unfold and max / mean over each window")
