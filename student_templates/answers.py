@@ -7,7 +7,6 @@
 
 # %%
 import torch
-
 from conv_math import conv2d_param_count, conv2d_unfold, conv_output_size, linear_param_count
 from pooling import avg_pool2d, max_pool2d
 
