@@ -12,6 +12,7 @@ import torch
 from tests.paths import ROOT, TESTS
 
 BUGGY = TESTS / "buggy"
+BUGGY_MODEL = TESTS / "buggy_model"
 TRAINED_ONLY = ("-k", "trained_model")
 MODEL_GRADERS = ("test_6_device.py", "test_7_accuracy.py", "test_8_speed.py")
 
@@ -44,14 +45,14 @@ def test_reference_passes_accuracy_speed_and_device_checks(grade):
     ],
 )
 def test_buggy_submission_fails_the_check(grade, name, check, words):
-    failed = grade(BUGGY / name, files=MODEL_GRADERS).failed()
+    failed = grade((BUGGY_MODEL if (BUGGY_MODEL / name).is_dir() else BUGGY) / name, files=MODEL_GRADERS).failed()
     assert words in failed.get(check, ""), failed.get(check)
 
 
 def test_slow_net_fails_speed_and_its_training_is_stopped(grade, tmp_path):
     config = tmp_path / "lab.toml"
     config.write_text((ROOT / "graders" / "lab.toml").read_text().replace("max_seconds = 120", "max_seconds = 5"))
-    failed = grade(BUGGY / "slow_loop", f"--lab-config={config}", files=MODEL_GRADERS).failed()
+    failed = grade(BUGGY_MODEL / "slow_loop", f"--lab-config={config}", files=MODEL_GRADERS).failed()
     assert "At least 0.5 is needed: look for Python loops" in failed["test_inference_speed"]
     assert "was stopped after 5 s" in failed["test_learns"]
 
