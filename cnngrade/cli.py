@@ -58,7 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    g = commands.add_parser("grade", help="grade one submission and print its score")
+    g = commands.add_parser(
+        "grade", help="grade one submission and print its score",
+        usage="cnngrade grade [SUBMISSION] [options] [-- PYTEST_OPTIONS]",
+    )
     g.add_argument("submission", nargs="?", type=Path, default=default_dir("reference"),
                    help="a directory with the lab's files, one .py or one .ipynb (default: reference/)")
     g.add_argument("--graders", type=Path, default=default_dir("graders"), help="the grader suite")
@@ -66,7 +69,6 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--results-json", type=Path, help="write Gradescope-style results.json here")
     g.add_argument("--run-all-code", action="store_true",
                    help="run the whole submission, not only its definitions")
-    g.add_argument("pytest_args", nargs=argparse.REMAINDER, help="further pytest options, after --")
     g.set_defaults(run=grade)
 
     r = commands.add_parser("release", help="regenerate student_templates/ from reference/")
@@ -88,9 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         from cnngrade.data.cli import main_data
 
         return main_data(argv[1:])
+    pytest_args: list[str] = []
+    if "--" in argv:  # `cnngrade grade SUBMISSION -- -k log_softmax`: the rest goes to pytest
+        argv, pytest_args = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
     args = build_parser().parse_args(argv)
-    if getattr(args, "pytest_args", None) and args.pytest_args[0] == "--":
-        args.pytest_args = args.pytest_args[1:]
+    args.pytest_args = pytest_args
     return args.run(args)
 
 
