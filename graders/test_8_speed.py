@@ -26,10 +26,16 @@ def test_inference_speed(submission, reference_submission, lab, benchmark):
             fail(f"While timing, Net returned shape {tuple(out.shape)} or non-finite values for {n} images.")
         outputs.append(out)
 
-    result = compare_fps(
-        submission.forward, reference_submission.forward, lambda i: image_batch(n, shape, seed=1000 + i),
-        repeats=settings["repeats"], warmup=settings["warmup"], check=check,
-    )
+    # A busy machine can slow one side of a measurement: a failing ratio is measured again, up to
+    # `attempts` measurements, stopping at the first that passes. A slow net fails every one.
+    for _ in range(settings.get("attempts", 3)):
+        outputs.clear()
+        result = compare_fps(
+            submission.forward, reference_submission.forward, lambda i: image_batch(n, shape, seed=1000 + i),
+            repeats=settings["repeats"], warmup=settings["warmup"], check=check,
+        )
+        if result.ratio >= settings["fps_ratio"]:
+            break
     benchmark.extra_info.update(student_fps=result.student_fps, reference_fps=result.reference_fps,
                                 ratio=result.ratio)
     benchmark.pedantic(submission.forward, args=(image_batch(n, shape, seed=0),), rounds=5, warmup_rounds=1)
