@@ -1,1 +1,0 @@
-../../../reference/lab4_cnn.py
