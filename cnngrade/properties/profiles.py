@@ -64,6 +64,7 @@ def register_profiles() -> None:
     settings.register_profile(
         DEV,
         max_examples=DEV_MAX_EXAMPLES,
+        derandomize=False,  # explicit: on CI, Hypothesis's own defaults derandomize
         deadline=None,
         print_blob=True,
         suppress_health_check=_QUIET_HEALTH_CHECKS,
