@@ -11,6 +11,10 @@ from cnngrade.grading import Grade, run_graders
 from tests.paths import ROOT
 
 
+# hostile submissions are data, never collected (one carries a conftest.py of its own)
+collect_ignore = ["hostile"]
+
+
 @pytest.fixture(scope="session")
 def grade() -> Callable[..., Grade]:
     """``grade(path, *pytest_options, cwd=None, files=())``: graders run once per distinct call;
