@@ -1,0 +1,1 @@
+../../../reference/lab4_cnn.py

@@ -1,0 +1,654 @@
+"""Hostile submissions (tests/hostile/) against the isolated backend: no forged pass, ever.
+
+Every submission in tests/hostile/ is graded with ``--isolated`` and must get its verdict: the
+listed checks fail with a reason, the honest part passes, nothing else. The spy, disk-filling,
+forging and poisoning submissions also report what they saw or did, and the host is checked for
+anything they left behind. A batch check grades the reference before and after the whole corpus,
+and a subset that is safe to run unsandboxed is graded in-process too, to show that each of those
+attacks does forge a pass there: the defences are needed. The protocol's decoding of untrusted
+frames is unit-tested at the end.
+
+The grader runs happen once per session, a few at a time, with short per-call timeouts for the
+hanging submissions (CNNGRADE_CALL_TIMEOUT, CNNGRADE_MAX_RESTARTS).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import pickle
+import re
+import shutil
+import site
+import struct
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pytest
+import torch
+
+import cnngrade
+from cnngrade import errors
+from cnngrade.grading import Grade, run_graders
+from cnngrade.handle import LayerCall, ModuleInfo, NetDescription, ParameterInfo, Submission
+from cnngrade.isolated import IsolatedSubmission, protocol, sandbox
+from cnngrade.isolated.sandbox import SandboxUnavailable
+from tests.paths import ROOT
+
+HOSTILE = Path(__file__).parent / "hostile"
+GRADERS = ROOT / "graders"
+#: The Net checks (structure, forward, device); accuracy and speed are added where an attack aims at them.
+NET_FILES = ("test_1_structure", "test_2_forward", "test_6_device")
+STRUCTURE = frozenset({"test_net_builds", "test_net_layers", "test_parameter_count"})
+FORWARD = ("test_forward_returns_tensor", "test_output_shape", "test_finite_outputs", "test_log_softmax",
+           "test_eval_deterministic", "test_batch_independence", "test_dropout_active_in_train")
+ENVIRONMENT = {"CNNGRADE_CALL_TIMEOUT": "10", "CNNGRADE_MAX_RESTARTS": "1"}
+WORKERS = 3
+SANDBOX_UID = 65534
+#: Marks of files that hostile submissions plant; none may ever exist on the host.
+PLANTED = ("cnngrade-hostile", "filler-")
+FORGED_MARK = "forged by a hostile submission"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What an isolated grading must report.
+
+    ``failed``: check -> words its feedback contains (any of a tuple); ``passed``: checks that must
+    pass (the honest part); ``others``: when set, every other check that ran fails with these words.
+    ``extra``: further grader files to run (accuracy, speed).
+    """
+
+    failed: dict[str, str | tuple[str, ...]] = field(default_factory=dict)
+    passed: frozenset[str] = STRUCTURE
+    others: str | None = None
+    extra: tuple[str, ...] = ()
+
+
+DIFFERENT = "gave different outputs"
+EXPECTED: dict[str, Verdict] = {
+    "exit_at_import": Verdict(passed=frozenset(), others="exited with status 0 during Net()"),
+    "sys_exit_in_forward": Verdict(others="SystemExit"),
+    "exit_in_forward": Verdict(others="exited with status 0 during Net.forward"),
+    "pytest_hooks": Verdict(failed={"test_log_softmax": "softmax probabilities", "test_eval_deterministic": DIFFERENT,
+                                    "test_batch_independence": DIFFERENT}),
+    "conftest_in_submission": Verdict(failed={"test_log_softmax": "raw scores"}),
+    "fake_tensor": Verdict(failed=dict.fromkeys(FORWARD, "cannot be sent back to the grader")),
+    "tensor_subclass": Verdict(failed={"test_eval_deterministic": DIFFERENT, "test_batch_independence": DIFFERENT}),
+    "patch_torch": Verdict(failed={"test_eval_deterministic": DIFFERENT, "test_batch_independence": DIFFERENT}),
+    "patch_builtins": Verdict(failed={"test_relu_on_hidden_layers": "conv1 before it has no ReLU"}),
+    "patch_clock": Verdict(failed={"test_inference_speed": "images/s"}, extra=("test_8_speed",)),
+    "forge_results": Verdict(failed={"test_log_softmax": "raw scores"}),
+    "steal_reference": Verdict(failed={"test_log_softmax": "raw scores",
+                                       "test_dropout_active_in_train": "no dropout is active"}),
+    "spy": Verdict(passed=frozenset(), others="SPY<<"),
+    "network": Verdict(passed=frozenset(), others="Network is unreachable"),
+    "infinite_loop": Verdict(others="timed out after 10 s"),
+    "swallow_timeout": Verdict(others="timed out after 10 s"),
+    "fork_bomb": Verdict(others="timed out after 10 s"),
+    "huge_allocation": Verdict(passed=frozenset(), others="can't allocate memory"),
+    "print_flood": Verdict(others="printed more than 16 MiB of output"),
+    "fill_disk": Verdict(passed=frozenset(), others="DISK<<"),
+    "poison_environment": Verdict(failed={"test_log_softmax": "raw scores"}),
+    "cache_outputs": Verdict(failed={"test_dropout_active_in_train": "no dropout is active"}),
+    "garbage_values": Verdict(failed={"test_log_softmax": "raw scores", "test_eval_deterministic": DIFFERENT,
+                                      "test_every_parameter_gets_gradient": "get no gradient"}),
+    "model_pt_pickle": Verdict(failed={"test_trained_model": ("cannot be loaded", "Weights only load failed")},
+                               extra=("test_trained_model",)),
+    "protocol_garbage": Verdict(others="malformed answer"),
+    "kill_everything": Verdict(others="killed by SIGKILL"),
+    "symlink_reference": Verdict(passed=frozenset(), others="has no lab4_cnn.py"),
+    "background_work": Verdict(failed={"test_log_softmax": "raw scores"}),
+    "steal_labels": Verdict(failed={"test_log_softmax": "softmax probabilities",
+                                    "test_learns": ("accuracy on the", "was stopped after", "timed out")},
+                            extra=("test_learns",)),
+}
+
+#: Submissions that are safe to run unsandboxed (no exits, hangs, floods, kills or writes outside
+#: the run's own files), with checks they get passed in-process although they fail isolated. (Also
+#: safe, and forged in-process when tried: patch_builtins, steal_reference, patch_clock; left out
+#: to keep the suite short.)
+FORGED_IN_PROCESS: dict[str, set[str]] = {
+    "symlink_reference": {"test_net_builds", "test_log_softmax"},
+    "patch_torch": {"test_eval_deterministic", "test_batch_independence"},
+    "pytest_hooks": {"test_log_softmax", "test_eval_deterministic"},
+    "forge_results": {"test_log_softmax"},
+    "fake_tensor": {"test_log_softmax", "test_dropout_active_in_train"},
+}
+
+
+def selection(extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    return ("-k", " or ".join([*NET_FILES, *extra]))
+
+
+
+
+def planted_files() -> list[str]:
+    """Files with a hostile submission's marks in every place one of them tried to write to."""
+    places = [Path(tempfile.gettempdir()), Path(cnngrade.__file__).parent, Path.home() / ".cache",
+              Path(sysconfig.get_paths()["purelib"]), Path(site.getusersitepackages()), HOSTILE, ROOT / "reference"]
+    found = []
+    for place in places:
+        if not place.is_dir():
+            continue
+        depth = 1 if place == Path(tempfile.gettempdir()) else 4
+        for path in _walk(place, depth):
+            if any(mark in path.name for mark in PLANTED):
+                found.append(str(path))
+    return found
+
+
+def _walk(directory: Path, depth: int):
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    for entry in entries:
+        yield Path(entry.path)
+        if depth > 1 and entry.is_dir(follow_symlinks=False):
+            yield from _walk(Path(entry.path), depth - 1)
+
+
+def hostile_files() -> dict[str, str]:
+    return {str(p.relative_to(HOSTILE)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(HOSTILE.rglob("*")) if "__pycache__" not in p.parts}
+
+
+def sandbox_or_skip() -> sandbox.Sandbox:
+    try:
+        return sandbox.detect()
+    except SandboxUnavailable as exc:
+        pytest.skip(f"no sandbox on this machine: {str(exc).splitlines()[1].strip()}")
+
+
+@dataclass
+class Corpus:
+    """Every grader run of this module, and the state of the host before and after them."""
+
+    isolated: dict[str, Grade | BaseException]
+    in_process: dict[str, Grade | BaseException]
+    reference_before: Grade
+    reference_after: Grade
+    junit: Path
+    tasks_before: int
+    tasks_after: int
+    planted_before: list[str]
+    planted_after: list[str]
+    files_before: dict[str, str]
+    files_after: dict[str, str]
+    feedback_before: str
+    feedback_after: str
+    seconds: float
+    timings: dict[str, float]
+
+    def grade(self, name: str, backend: str = "isolated") -> Grade:
+        result = (self.isolated if backend == "isolated" else self.in_process)[name]
+        if isinstance(result, BaseException):
+            raise AssertionError(f"grading {name} ({backend}) failed: {result}") from result
+        return result
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Corpus:
+    sandbox_or_skip()
+    scratch = tmp_path_factory.mktemp("hostile")
+    junit = scratch / "junit.xml"
+    feedback = Path(cnngrade.__file__).with_name("feedback.py")
+    started = time.monotonic()
+    with mock.patch.dict(os.environ, ENVIRONMENT):
+        planted_before, files_before = planted_files(), hostile_files()
+        feedback_before = hashlib.sha256(feedback.read_bytes()).hexdigest()
+        tasks_before = sandbox.sandboxed_tasks()
+        reference_before = run_graders(ROOT / "reference", GRADERS, "--isolated", *selection())
+
+        def isolated(name: str) -> Grade:
+            options = ["--isolated", *selection(EXPECTED[name].extra)]
+            if name == "forge_results":
+                options.append(f"--junitxml={junit}")
+            return run_graders(HOSTILE / name, GRADERS, *options, cwd=scratch)
+
+        def in_process(name: str) -> Grade:
+            return run_graders(HOSTILE / name, GRADERS, *selection(EXPECTED[name].extra), cwd=scratch)
+
+        jobs = [("isolated", n, isolated) for n in sorted(EXPECTED, key=lambda n: n != "steal_labels")]
+        jobs += [("in_process", n, in_process) for n in sorted(FORGED_IN_PROCESS)]
+        results: dict[str, dict[str, Grade | BaseException]] = {"isolated": {}, "in_process": {}}
+        lock = threading.Lock()
+
+        timings: dict[str, float] = {}
+
+        def run(job):
+            backend, name, grade = job
+            start = time.monotonic()
+            try:
+                outcome: Grade | BaseException = grade(name)
+            except Exception as exc:  # noqa: BLE001 - reported by the test of this submission
+                outcome = exc
+            with lock:
+                results[backend][name] = outcome
+                timings[f"{name} ({backend})"] = time.monotonic() - start
+
+        with ThreadPoolExecutor(WORKERS) as pool:
+            list(pool.map(run, jobs))
+        reference_after = run_graders(ROOT / "reference", GRADERS, "--isolated", *selection())
+        deadline = time.monotonic() + 15
+        while sandbox.sandboxed_tasks() > tasks_before and time.monotonic() < deadline:
+            time.sleep(0.5)
+        return Corpus(
+            isolated=results["isolated"], in_process=results["in_process"], reference_before=reference_before,
+            reference_after=reference_after, junit=junit, tasks_before=tasks_before,
+            tasks_after=sandbox.sandboxed_tasks(), planted_before=planted_before, planted_after=planted_files(),
+            files_before=files_before, files_after=hostile_files(), feedback_before=feedback_before,
+            feedback_after=hashlib.sha256(feedback.read_bytes()).hexdigest(), seconds=time.monotonic() - started,
+            timings=timings,
+        )
+
+
+def feedback_of(result: Grade, check: str) -> str:
+    return result.checks[check]["output"]
+
+
+def matches(text: str, words: str | tuple[str, ...]) -> bool:
+    return any(w in text for w in ((words,) if isinstance(words, str) else words))
+
+
+def report_between(text: str, start: str, end: str) -> dict:
+    match = re.search(re.escape(start) + r"(.*?)" + re.escape(end), text, re.S)
+    assert match, f"no {start}...{end} report in {text[:500]!r}"
+    return json.loads(match.group(1))
+
+
+# --------------------------------------------------------------------------- the corpus
+
+
+def test_corpus_covers_every_hostile_directory():
+    assert {p.name for p in HOSTILE.iterdir() if p.is_dir()} == set(EXPECTED)
+    assert len(EXPECTED) >= 17
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_hostile_submission_gets_its_verdict(corpus, name):
+    verdict = EXPECTED[name]
+    result = corpus.grade(name)
+    ran = set(result.checks)
+    assert verdict.passed | set(verdict.failed) <= ran, f"checks missing from the run: {sorted(ran)}"
+    failed = result.failed()
+    for check, words in verdict.failed.items():
+        assert check in failed, f"{check} was not failed: {result.checks[check]}"
+        assert matches(failed[check], words), f"{check}: {failed[check]!r}"
+    assert verdict.passed <= result.passed(), {c: result.checks[c]["output"] for c in verdict.passed}
+    if verdict.others is not None:
+        for check in ran - verdict.passed - set(verdict.failed):
+            assert check in failed and verdict.others in failed[check], f"{check}: {result.checks[check]}"
+    for check, info in result.checks.items():
+        assert "Traceback" not in info["output"], f"{check}: {info['output']}"
+        assert FORGED_MARK not in info["output"]
+    must_fail = set(verdict.failed) | (ran - verdict.passed if verdict.others is not None else set())
+    honest = result.max_score - sum(result.checks[c]["max_score"] for c in must_fail)
+    assert result.score <= honest < result.max_score
+    assert result.exit_code == 1
+
+
+def test_spy_sees_no_secret_no_network_and_no_privilege(corpus):
+    report = report_between(feedback_of(corpus.grade("spy"), "test_net_builds"), "SPY<<", ">>SPY")
+    check_spy_report(report, sandbox.detect())
+
+
+def check_spy_report(report: dict, box: sandbox.Sandbox) -> None:
+    assert report["secrets"] == []
+    if box.tool == "bwrap":
+        assert report["uid"] == report["euid"] == SANDBOX_UID
+    elif box.as_root:  # unshare as root: a uid of the sandbox range
+        assert report["uid"] == report["euid"]
+        assert sandbox.UID_BASE <= report["uid"] < sandbox.UID_BASE + sandbox.UID_COUNT
+    # (unshare as an ordinary user: uid 0 of its own user namespace, with no capabilities)
+    assert len(report["groups"]) <= 1
+    assert int(report["capabilities"]["CapEff"], 16) == 0 and int(report["capabilities"]["CapPrm"], 16) == 0
+    assert report["capabilities"]["NoNewPrivs"] == "1"
+    assert report["network"]["interfaces"] == ["lo"]
+    assert report["network"]["dns"] != "resolved" and report["network"]["connect"] != "connected"
+    assert set(report["writable"]) <= {"/tmp", "/dev/shm"}
+    allowed = set(sandbox.child_env(1, False)) | {"PWD"}
+    assert set(report["env"]) <= allowed, set(report["env"]) - allowed
+    assert len(report["pids"]) <= 3 and report["hostname"] == "sandbox" and report["cwd"] == "/tmp"
+
+
+def test_filling_the_disk_stays_in_the_sandboxs_capped_tmpfs(corpus):
+    report = report_between(feedback_of(corpus.grade("fill_disk"), "test_net_builds"), "DISK<<", ">>DISK")
+    from cnngrade.isolated.limits import Limits
+
+    defaults = Limits()
+    total = sum(r["mib"] for r in report.values())
+    assert total <= (defaults.tmp_size + defaults.shm_size) >> 20, report
+    for place, outcome in report.items():
+        if place in ("/tmp", "/dev/shm"):
+            assert outcome["stopped"] in ("ENOSPC", "EFBIG"), report
+        else:
+            assert outcome == {"mib": 0, "stopped": "EROFS"} or outcome["stopped"] in ("EACCES", "EPERM"), report
+
+
+def test_forged_results_and_junit_are_not_what_the_grader_reports(corpus):
+    result = corpus.grade("forge_results")
+    assert result.score < result.max_score
+    assert all(FORGED_MARK not in c["output"] for c in result.checks.values())
+    junit = corpus.junit.read_text()
+    assert FORGED_MARK not in junit and 'failures="1"' in junit
+
+
+def test_nothing_is_planted_on_the_host_and_the_next_grading_is_normal(corpus):
+    assert corpus.planted_after == corpus.planted_before == []
+    assert corpus.files_after == corpus.files_before
+    assert corpus.feedback_after == corpus.feedback_before
+    assert not Path("/tmp/cnngrade-hostile-model-pt-ran").exists()
+    assert not Path(tempfile.gettempdir(), "cnngrade-hostile-conftest-ran").exists()
+
+
+def test_reference_graded_before_and_after_the_hostile_batch_keeps_its_score(corpus):
+    before, after = corpus.reference_before, corpus.reference_after
+    assert before.failed() == {} and after.failed() == {}
+    assert before.score == after.score == before.max_score > 0
+    assert {n: c["status"] for n, c in before.checks.items()} == {n: c["status"] for n, c in after.checks.items()}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="counts the processes of root's sandbox uids")
+def test_no_sandboxed_process_outlives_its_grading(corpus):
+    assert corpus.tasks_after <= corpus.tasks_before
+
+
+def test_flooded_output_does_not_reach_the_grader(corpus):
+    result = corpus.grade("print_flood")
+    assert len(result.stdout) < 1 << 20
+    assert "spam spam" in feedback_of(result, "test_forward_returns_tensor")  # the tail is shown
+
+
+@pytest.mark.parametrize("name", sorted(FORGED_IN_PROCESS))
+def test_the_in_process_backend_is_forged_where_the_isolated_one_is_not(corpus, name):
+    isolated, in_process = corpus.grade(name), corpus.grade(name, "in_process")
+    forged = FORGED_IN_PROCESS[name]
+    assert forged <= in_process.passed(), {c: in_process.checks.get(c) for c in forged}
+    assert forged.isdisjoint(isolated.passed())
+    assert in_process.score > isolated.score
+
+
+def test_the_corpus_is_graded_in_reasonable_time(corpus):
+    print(f"hostile corpus: {len(EXPECTED)} isolated + {len(FORGED_IN_PROCESS)} in-process + 2 reference "
+          f"gradings in {corpus.seconds:.0f} s")
+    for run, seconds in sorted(corpus.timings.items(), key=lambda item: -item[1]):
+        print(f"  {seconds:6.1f} s  {run}")
+    assert corpus.seconds < 900
+
+
+# --------------------------------------------------------------------------- the sandbox itself
+
+
+def test_the_sandbox_is_paused_between_calls():
+    sandbox_or_skip()
+    handle = IsolatedSubmission(HOSTILE / "background_work")
+    x = torch.zeros(2, 1, 28, 28)
+    try:
+        handle.build_net()
+        handle.forward(x)
+        time.sleep(0.1)
+        short = int(handle.forward(x)[0, 0])
+        time.sleep(2.0)
+        long = int(handle.forward(x)[0, 0])
+    finally:
+        handle.close()
+    # Unpaused, two threads would do about 20 times as many rounds in 2 s as in 0.1 s.
+    assert long <= 2 * short + 300, (short, long)
+
+
+def test_isolated_backend_refuses_without_a_sandbox(monkeypatch):
+    monkeypatch.setenv("CNNGRADE_SANDBOX", "none")
+    sandbox.detect.cache_clear()
+    try:
+        with pytest.raises(SandboxUnavailable) as caught:
+            IsolatedSubmission(ROOT / "reference")
+    finally:
+        sandbox.detect.cache_clear()
+    message = str(caught.value)
+    for words in ("refuses", "apt-get install bubblewrap", "kernel.unprivileged_userns_clone=1",
+                  "kernel.apparmor_restrict_unprivileged_userns=0", "in-process backend"):
+        assert words in message, message
+
+
+def test_the_unshare_sandbox_hides_as_much_as_bubblewrap(monkeypatch):
+    monkeypatch.setenv("CNNGRADE_SANDBOX", "unshare")
+    sandbox.detect.cache_clear()
+    try:
+        try:
+            box = sandbox.detect()
+        except SandboxUnavailable as exc:
+            pytest.skip(f"unshare cannot sandbox here: {exc}")
+        assert box.tool == "unshare"
+        spy = IsolatedSubmission(HOSTILE / "spy")
+        reference = IsolatedSubmission(ROOT / "reference")
+        try:
+            with pytest.raises(errors.StudentCodeError) as caught:
+                spy.build_net()
+            check_spy_report(report_between(str(caught.value), "SPY<<", ">>SPY"), box)
+            assert reference.build_net().total_parameters == 21840
+            assert reference.forward(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+        finally:
+            spy.close()
+            reference.close()
+    finally:
+        sandbox.detect.cache_clear()
+
+
+def test_the_child_sees_no_bundled_data_and_no_repository():
+    sandbox_or_skip()
+    mounts = sandbox.child_mounts("/nonexistent", 1 << 20, 1 << 20, False)
+    # the one directory of the repository a child may see is a virtual environment inside it (.venv)
+    environments = {os.path.realpath(p) for p in (sys.prefix, sys.exec_prefix)}
+    sources = [m.source or "" for m in mounts if m.source not in environments]
+    assert not any(s == str(ROOT) or s.startswith(str(ROOT) + os.sep) for s in sources), sources
+    assert all(not (Path(m.source) / "reference").exists() for m in mounts if m.kind == "ro"), mounts
+    staged = Path(sandbox.staged_package(), "cnngrade")
+    assert (staged / "isolated" / "child.py").is_file()
+    assert [p for p in staged.rglob("*") if p.is_file() and p.suffix != ".py"] == []
+
+
+def test_every_handle_method_is_forwarded_and_nothing_else():
+    assert protocol.METHODS == Submission.__abstractmethods__
+    assert not IsolatedSubmission.__abstractmethods__
+    import inspect
+
+    for name in protocol.METHODS:
+        assert inspect.signature(getattr(IsolatedSubmission, name)) == inspect.signature(getattr(Submission, name))
+
+
+def test_an_isolated_handle_answers_like_the_in_process_one():
+    sandbox_or_skip()
+    from cnngrade.inprocess import InProcessSubmission
+
+    x = torch.randn(5, 1, 28, 28, generator=torch.Generator().manual_seed(3))
+    here, there = InProcessSubmission(ROOT / "reference"), IsolatedSubmission(ROOT / "reference")
+    try:
+        assert here.build_net() == there.build_net()
+        assert torch.equal(here.forward(x, train=True, seed=4), there.forward(x, train=True, seed=4))
+        assert here.trace(x) == there.trace(x)
+        grad = torch.randn(5, 10, generator=torch.Generator().manual_seed(5))
+        mine, theirs = here.gradients(x, grad), there.gradients(x, grad)
+        assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
+        with pytest.raises(errors.StudentCodeError) as caught:
+            there.call("max_pool2d", torch.zeros(2, 2), 0)
+        assert caught.value.exception_type  # the student's exception class crosses the pipe
+    finally:
+        there.close()
+
+
+# --------------------------------------------------------------------------- the protocol
+
+
+def frame_of(header: object, payload: bytes = b"") -> bytes:
+    text = json.dumps(header).encode() if not isinstance(header, bytes) else header
+    return struct.pack(">I", len(text)) + text + payload
+
+
+def test_protocol_round_trips_plain_data():
+    value = {
+        "t": torch.randn(3, 4), "i": torch.arange(6, dtype=torch.int64).reshape(2, 3), "b": torch.tensor([True]),
+        "h": torch.ones(2, dtype=torch.bfloat16), "e": torch.zeros(0, 5), "nc": torch.randn(4, 6).t(),
+        "floats": (1.5, math.inf, -math.inf, 2), "n": None, "s": "ünïcode", 7: [1, [2, (3,)]],
+        "np": np.arange(4.0), "dtype": torch.float16, "device": torch.device("cpu"),
+        "net": NetDescription((ModuleInfo("conv1", "Conv2d", "conv2d", 260, "Conv2d(1, 10)"),),
+                              (ParameterInfo("conv1.weight", (10, 1, 5, 5), True),)),
+        "calls": [LayerCall("fc1", "linear", math.nan, (2, 50))],
+    }
+    kind, back = protocol.decode(protocol.encode("ok", value))
+    assert kind == "ok" and back.keys() == value.keys()
+    for key in ("t", "i", "b", "h", "e", "nc"):
+        assert type(back[key]) is torch.Tensor and torch.equal(back[key], value[key].contiguous())
+        assert back[key].dtype == value[key].dtype
+    assert back["floats"] == (1.5, math.inf, -math.inf, 2) and back[7] == [1, [2, (3,)]]
+    assert back["net"] == value["net"] and math.isnan(back["calls"][0].input_min)
+    assert np.array_equal(back["np"], value["np"]) and back["dtype"] is torch.float16
+
+
+@pytest.mark.parametrize("header, payload, words", [
+    (b"{not json", b"", "not JSON"),
+    (b'{"kind": "ok", "v": NaN, "b": []}', b"", "non-JSON constant"),
+    ({"kind": "ok", "v": 1}, b"", "exactly the fields"),
+    ({"kind": "pickle", "v": 1, "b": []}, b"", "kind"),
+    ({"kind": "ok", "v": {"$": "tensor", "dtype": "float32", "shape": [2, 2], "b": 0}, "b": [12]}, b"x" * 12,
+     "needs 16"),
+    ({"kind": "ok", "v": {"$": "tensor", "dtype": "object", "shape": [1], "b": 0}, "b": [8]}, b"x" * 8, "dtype"),
+    ({"kind": "ok", "v": {"$": "tensor", "dtype": "uint8", "shape": [-1], "b": 0}, "b": [1]}, b"x", "shape"),
+    ({"kind": "ok", "v": [{"$": "tensor", "dtype": "uint8", "shape": [1], "b": 0}] * 2, "b": [1]}, b"x", "buffer"),
+    ({"kind": "ok", "v": {"$": "pickle", "v": "gASV"}, "b": []}, b"", "tagged"),
+    ({"kind": "ok", "v": {"$": "dc", "name": "Popen", "v": {}}, "b": []}, b"", "unknown type"),
+    ({"kind": "ok", "v": {"$": "dc", "name": "ModuleInfo", "v": {"name": "a", "type": "b", "kind": "c",
+                                                                    "parameters": "many", "summary": ""}}, "b": []},
+     b"", "not an int"),
+    ({"kind": "ok", "v": {"$": "dict", "v": [[[1], 2]]}, "b": []}, b"", "dict key"),
+    ({"kind": "ok", "v": {"$": "float", "v": "1e999"}, "b": []}, b"", "float"),
+    ({"kind": "ok", "v": {"$": "device", "v": "file:/etc/passwd"}, "b": []}, b"", "device"),
+    ({"kind": "ok", "v": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[0]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]], "b": []}, b"",
+     "nested"),
+    ({"kind": "ok", "v": 2**200, "b": []}, b"", "integer"),
+    ({"kind": "ok", "v": 1, "b": [3]}, b"abcd", "do not match"),
+])
+def test_protocol_rejects_malformed_frames(header, payload, words):
+    with pytest.raises(protocol.ProtocolError) as caught:
+        protocol.decode(frame_of(header, payload))
+    assert words in str(caught.value)
+
+
+def test_protocol_never_unpickles_what_it_is_sent(tmp_path):
+    marker = tmp_path / "unpickled"
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    for data in (pickle.dumps(Payload()), struct.pack(">I", 40) + pickle.dumps(Payload())):
+        with pytest.raises(protocol.ProtocolError):
+            protocol.decode(data)
+    assert not marker.exists()
+
+
+def test_protocol_rejects_an_oversized_frame_without_reading_it():
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, struct.pack(">I", 0xFFFFFFF0))
+        with pytest.raises(protocol.ProtocolError, match="header of 4294967280 bytes"):
+            protocol.read_frame(read_end)
+        os.write(write_end, frame_of({"kind": "ok", "v": 1, "b": [1 << 30]}))
+        with pytest.raises(protocol.ProtocolError, match="sizes|MiB"):
+            protocol.read_frame(read_end, protocol.Caps(array_bytes=1 << 20))
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_protocol_times_out_on_a_silent_pipe():
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    try:
+        started = time.monotonic()
+        with pytest.raises(protocol.ChannelTimeout):
+            protocol.read_frame(read_end, deadline=time.monotonic() + 0.3)
+        assert time.monotonic() - started < 2
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_protocol_errors_come_back_as_submission_errors_only():
+    assert type(protocol.make_error("MissingPart", "no pooling.py")) is errors.MissingPart
+    assert type(protocol.make_error("SystemExit", "x")) is errors.StudentCodeError
+    assert type(protocol.make_error("os.system", "x")) is errors.StudentCodeError
+    assert type(protocol.make_error(["NotImplementedYet"], "x")) is errors.StudentCodeError
+    error = protocol.make_error("StudentCodeError", "x" * 100_000, {"exception_type": "ValueError", "evil": "1"})
+    assert error.exception_type == "ValueError" and type(error.as_builtin()) is ValueError
+    assert len(error.message) <= protocol.MESSAGE_CHARS
+    payload = protocol.error_payload(KeyboardInterrupt(), "forward()")
+    assert payload["type"] == "StudentCodeError" and "KeyboardInterrupt" in payload["message"]
+
+
+def test_protocol_checks_answers_against_the_handles_annotations():
+    from typing import get_type_hints
+
+    hint = get_type_hints(Submission.forward)["return"]
+    assert torch.equal(protocol.conform(torch.zeros(2), hint), torch.zeros(2))
+    for wrong in ([0.0], np.zeros(2), None, "tensor"):
+        with pytest.raises(protocol.ProtocolError):
+            protocol.conform(wrong, hint)
+    gradients = get_type_hints(Submission.gradients)["return"]
+    protocol.conform({"fc1.weight": None, "fc1.bias": torch.zeros(1)}, gradients)
+    with pytest.raises(protocol.ProtocolError):
+        protocol.conform({"fc1.weight": 1.0}, gradients)
+
+
+def test_the_child_serves_only_the_handles_methods():
+    from cnngrade.isolated import child
+
+    requests_read, requests_write = os.pipe()
+    answers_read, answers_write = os.pipe()
+
+    class Handle:
+        def build_net(self, seed=0):
+            return NetDescription((), ())
+
+    try:
+        os.write(requests_write, protocol.encode("request", {"method": "build_net", "args": [], "kwargs": {}}))
+        os.write(requests_write, protocol.encode("request", {"method": "__init__", "args": [], "kwargs": {}}))
+        with pytest.raises(protocol.ProtocolError, match="bad request"):
+            child.serve(Handle(), requests_read, answers_write, protocol.DEFAULT_CAPS)
+        assert protocol.read_frame(answers_read)[0] == "hello"
+        assert protocol.read_frame(answers_read) == ("ok", NetDescription((), ()))
+    finally:
+        for fd in (requests_read, requests_write, answers_read, answers_write):
+            os.close(fd)
+
+
+def test_limits_come_from_the_environment(monkeypatch):
+    from cnngrade.isolated.limits import Limits
+
+    limits = Limits.from_env({"CNNGRADE_CALL_TIMEOUT": "2.5", "CNNGRADE_MAX_RESTARTS": "0"})
+    assert limits.call_timeout == 2.5 and limits.max_restarts == 0
+    assert limits.timeout_for("train_and_predict") == 25 and limits.timeout_for("forward") == 2.5
+    with pytest.raises(ValueError, match="CNNGRADE_CALL_TIMEOUT"):
+        Limits.from_env({"CNNGRADE_CALL_TIMEOUT": "soon"})
+
+
+def test_a_missing_submission_is_feedback_not_a_crash(tmp_path):
+    sandbox_or_skip()
+    handle = IsolatedSubmission(tmp_path / "nothing-here")
+    try:
+        with pytest.raises(errors.LoadError, match="Submission not found"):
+            handle.build_net()
+    finally:
+        handle.close()
+    shutil.rmtree(tmp_path, ignore_errors=True)
