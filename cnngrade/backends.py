@@ -6,12 +6,16 @@ from pathlib import Path
 
 from cnngrade.handle import Submission
 from cnngrade.inprocess import InProcessSubmission
+from cnngrade.isolated.limits import Limits
 
 
-def open_submission(path: Path, *, isolated: bool = False, definitions_only: bool = True) -> Submission:
-    """A handle on the submission at ``path``: in a sandboxed child when ``isolated``, else in-process."""
+def open_submission(
+    path: Path, *, isolated: bool = False, limits: Limits | None = None, definitions_only: bool = True
+) -> Submission:
+    """A handle on the submission at ``path``: in a sandboxed child when ``isolated`` (within
+    ``limits``, default :meth:`Limits.from_env`), else in this process."""
     if isolated:
         from cnngrade.isolated import IsolatedSubmission
 
-        return IsolatedSubmission(path, definitions_only=definitions_only)
+        return IsolatedSubmission(path, definitions_only=definitions_only, limits=limits)
     return InProcessSubmission(path, definitions_only=definitions_only)

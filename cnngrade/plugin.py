@@ -1,6 +1,7 @@
 """The pytest plugin that turns ``graders/`` into a grader.
 
 * ``--submission PATH`` picks the submission (default ``student_templates/``);
+* ``--isolated`` runs it in a sandboxed child process, and refuses to start when no sandbox works;
 * the ``submission`` fixture is the only way graders reach student code;
 * ``@pytest.mark.points(n)`` gives a check its points (``[points]`` in lab.toml overrides);
 * feedback from :class:`~cnngrade.errors.SubmissionError` is shown without a traceback;
@@ -22,6 +23,7 @@ from cnngrade.config import ConfigError, LabConfig
 from cnngrade.data import DataError, Split, load_bundled_mnist, load_dataset
 from cnngrade.errors import SubmissionError
 from cnngrade.handle import Submission
+from cnngrade.isolated.limits import Limits
 from cnngrade.scoring import Scoreboard
 
 SEED = 0
@@ -54,13 +56,42 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--isolated",
         action="store_true",
-        help="run the submission in a sandboxed child process (for untrusted code)",
+        help="run the submission in a sandboxed child process (for untrusted code); refuses to grade "
+        "when this machine offers no sandbox",
+    )
+    group.addoption(
+        "--call-timeout",
+        metavar="SECONDS",
+        type=float,
+        help="with --isolated: wall-clock seconds one call into the submission may take (default 60, "
+        "or CNNGRADE_CALL_TIMEOUT; training may take 10 times as long)",
     )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "points(n): the points a grader check is worth")
     config.pluginmanager.register(ScoreCollector(config), "cnngrade-score")
+    if config.getoption("--isolated"):
+        config.stash[_limits_key] = _isolation_limits(config)
+    elif config.getoption("--call-timeout") is not None:
+        raise pytest.UsageError("--call-timeout limits the isolated backend's calls: use it with --isolated")
+
+
+_limits_key = pytest.StashKey["Limits"]()
+
+
+def _isolation_limits(config: pytest.Config) -> Limits:
+    """The sandbox's limits, after checking that a sandbox works here (fails closed: a usage error)."""
+    from cnngrade.isolated import sandbox
+
+    try:
+        sandbox.detect()
+        timeout = config.getoption("--call-timeout")
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"--call-timeout must be a positive number of seconds, not {timeout:g}")
+        return Limits.from_env(**({} if timeout is None else {"call_timeout": timeout}))
+    except (sandbox.SandboxUnavailable, ValueError) as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _option_path(config: pytest.Config, name: str, default: str) -> Path:
@@ -80,7 +111,8 @@ def submission(pytestconfig: pytest.Config) -> Iterator[Submission]:
     path = _option_path(pytestconfig, "--submission", "student_templates")
     handle = open_submission(
         path,
-        isolated=pytestconfig.getoption("--isolated"),
+        isolated=_limits_key in pytestconfig.stash,
+        limits=pytestconfig.stash.get(_limits_key, None),
         definitions_only=not pytestconfig.getoption("--run-all-code"),
     )
     yield handle
@@ -92,7 +124,8 @@ def reference_submission(pytestconfig: pytest.Config) -> Iterator[Submission]:
     """The reference solution, served by the same backend as the submission (for speed)."""
     handle = open_submission(
         _option_path(pytestconfig, "--reference", "reference"),
-        isolated=pytestconfig.getoption("--isolated"),
+        isolated=_limits_key in pytestconfig.stash,
+        limits=pytestconfig.stash.get(_limits_key, None),
     )
     yield handle
     handle.close()
@@ -152,10 +185,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     return report
 
 
-def pytest_report_header(config: pytest.Config) -> str | None:
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
     if config.getoption("--submission") is None and not (Path(config.rootpath) / "graders").is_dir():
         return None
-    return f"cnngrade: grading {_option_path(config, '--submission', 'student_templates')}"
+    return [f"cnngrade: grading {_option_path(config, '--submission', 'student_templates')}",
+            f"cnngrade: backend {_backend(config)}"]
+
+
+def _backend(config: pytest.Config) -> str:
+    """Which backend runs the submission, in words (the report header and the score section say it)."""
+    if _limits_key in config.stash:
+        from cnngrade.isolated import sandbox
+
+        return f"isolated (the submission runs in a sandbox: {sandbox.detect().description})"
+    return "in-process (the submission's code runs in the grading process, unsandboxed; --isolated for untrusted code)"
 
 
 class ScoreCollector:
@@ -180,6 +223,7 @@ class ScoreCollector:
         if not self.board.results:
             return
         terminalreporter.section("cnngrade score")
+        terminalreporter.write_line(f"Backend: {_backend(self.config)}")
         for line in self.board.table():
             terminalreporter.write_line(line, bold=line.startswith("Score"))
 

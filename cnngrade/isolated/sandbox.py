@@ -60,7 +60,8 @@ FIX_HINT = (
     "and allow unprivileged user namespaces (`sudo sysctl kernel.unprivileged_userns_clone=1`; on "
     "Ubuntu 24.04, e.g. GitHub Actions runners: `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0`), "
     "or run the grader as root (bubblewrap or util-linux `unshare` then drop to uid 65534). For code you "
-    "trust, choose the in-process backend explicitly (leave out --isolated)."
+    "trust, choose the in-process backend explicitly (pytest: leave out --isolated; `cnngrade grade`: "
+    "--in-process)."
 )
 
 
@@ -424,14 +425,6 @@ def detect() -> Sandbox:
         "The isolated backend found no usable sandbox on this machine, so it refuses to run the submission:\n  "
         + "\n  ".join(reasons) + "\n" + FIX_HINT
     )
-
-
-def describe() -> str:
-    """One line naming the sandbox in use, or why there is none (for the pytest report header)."""
-    try:
-        return f"cnngrade sandbox: {detect().description}"
-    except SandboxUnavailable as exc:
-        return f"cnngrade sandbox: none ({str(exc).splitlines()[1].strip()} ...)"
 
 
 def child_env(threads: int, gpu: bool) -> dict[str, str]:
