@@ -10,7 +10,6 @@ import pytest
 from cnngrade.grading import Grade, run_graders
 from tests.paths import ROOT
 
-
 # hostile submissions are data, never collected (one carries a conftest.py of its own)
 collect_ignore = ["hostile"]
 

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.mutation import mutate
 from tests.paths import ROOT
 
 REFERENCE = ROOT / "reference"
+POOLING = REFERENCE / "pooling.py"
 LAB_PART_GRADERS = ("test_3_pooling.py", "test_4_conv_math.py", "test_5_questions.py")
 
 
@@ -26,12 +28,6 @@ def submission_with(tmp_path: Path, name: str, text: str) -> Path:
 
 def grade_parts(grade, submission: Path, *options: str):
     return grade(submission, *options, files=LAB_PART_GRADERS)
-
-
-def mutate(name: str, old: str, new: str, count: int = 1) -> str:
-    text = (REFERENCE / name).read_text()
-    assert old in text, old
-    return text.replace(old, new, count)
 
 
 TORCH_POOLING = '''import torch.nn.functional as F
@@ -63,7 +59,8 @@ def test_pooling_that_calls_torch_fails_only_from_scratch(grade, tmp_path):
 
 
 def test_stride_ignored_fails_max_pool_properties_with_a_counterexample(grade, tmp_path):
-    text = mutate("pooling.py", 'sh, sw = (kh, kw) if stride is None else pair(stride, "stride")', "sh, sw = kh, kw")
+    text = mutate(POOLING.read_text(), "max_pool2d",
+                  {'sh, sw = (kh, kw) if stride is None else pair(stride, "stride")': "sh, sw = kh, kw"})
     failed = pooling_results(grade_parts(grade, submission_with(tmp_path, "pooling.py", text)))
     assert "test_max_pool2d[shape]" in failed
     assert not any(k.startswith("test_avg_pool2d") for k in failed)
@@ -73,8 +70,8 @@ def test_stride_ignored_fails_max_pool_properties_with_a_counterexample(grade, t
 
 
 def test_average_that_ignores_padding_fails_matches_torch(grade, tmp_path):
-    text = mutate("pooling.py", "out = windows.sum(dim=(-2, -1)) / (kh * kw)",
-                  "out = windows.sum(dim=(-2, -1)) / (kh * kw - 2 * ph * pw)")
+    text = mutate(POOLING.read_text(), "avg_pool2d",
+                  {"windows.sum(dim=(-2, -1)) / (kh * kw)": "windows.sum(dim=(-2, -1)) / (kh * kw - 2 * ph * pw)"})
     failed = pooling_results(grade_parts(grade, submission_with(tmp_path, "pooling.py", text)))
     assert "test_avg_pool2d[matches_torch]" in failed
     assert "(property: matches_torch)" in failed["test_avg_pool2d[matches_torch]"]

@@ -40,7 +40,7 @@ only copies values, must be exact.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -49,26 +49,25 @@ from hypothesis import strategies as st
 
 from cnngrade.properties.core import (
     Catalogue,
+    CheckContext,
     Property,
     PropertyFailed,
     Supports,
-    adapt_kind,
     as_supports,
     callable_name,
-    describe_mismatch,
     describe_result,
     describe_tensor,
+    errors_property,
     exception_text,
-    first_index,
+    expose,
     format_kwargs,
-    format_scalar,
     format_shape,
-    format_value,
-    fresh,
-    mismatch,
+    gradient_property,
+    no_mutation_property,
     reraised,
+    run_check,
     run_property,
-    select,
+    shape_property,
 )
 from cnngrade.properties.strategies import (
     COEFFICIENTS,
@@ -90,24 +89,37 @@ from cnngrade.properties.strategies import (
 
 Case = UnfoldCase | FoldCase | ConvCase
 
+#: the attributes an nn.Unfold / nn.Fold instance fixes (nn.Fold: and output_size)
+_UNFOLD_ATTRS = ("kernel_size", "dilation", "padding", "stride")
 
-@dataclass
-class _Ctx:
-    """One check of one implementation: how to call it and how to word its failures."""
 
-    kind: str  # "unfold", "fold" or "conv2d"
-    fn: Any
-    mode: str  # "function", "class" or "instance"
-    name: str
-    supports: Supports
-    fixed: dict[str, Any] | None
-    prop: str = ""
+class _Ctx(CheckContext[Case]):
+    """One check of one implementation: ``kind`` is ``"unfold"``, ``"fold"`` or ``"conv2d"``."""
+
+    @classmethod
+    def fixed_arguments(cls, kind: str, layer: torch.nn.Module) -> dict[str, Any]:
+        if kind == "conv2d":
+            return {
+                "in_channels": layer.in_channels,
+                "out_channels": layer.out_channels,
+                "kernel_size": layer.kernel_size,
+                "stride": getattr(layer, "stride", 1),
+                "padding": getattr(layer, "padding", 0),
+                "dilation": getattr(layer, "dilation", 1),
+                "groups": getattr(layer, "groups", 1),
+                "bias": getattr(layer, "bias", None) is not None,
+            }
+        attrs = _UNFOLD_ATTRS + (("output_size",) if kind == "fold" else ())
+        return {a: getattr(layer, a) for a in attrs if hasattr(layer, a)}
 
     @property
     def torch_name(self) -> str:
         return f"torch.nn.functional.{self.kind}"
 
-    # -- calling --------------------------------------------------------------------------------
+    def arguments(self, case: Case) -> dict[str, torch.Tensor | None]:
+        if isinstance(case, ConvCase):
+            return {"x": case.x, "weight": case.weight, "bias": case.bias}
+        return {"x": case.x} if isinstance(case, UnfoldCase) else {"patches": case.patches}
 
     def invoke(self, case: Case) -> Any:
         if isinstance(case, ConvCase):
@@ -163,74 +175,27 @@ class _Ctx:
             return describe_tensor(case.x, case.layout)
         return describe_tensor(case.patches, case.layout) + " of patches"
 
-    def fail(
-        self,
-        case: Case,
-        problem: str,
-        *,
-        expected: Any = None,
-        seen: Any = None,
-        inputs: dict[str, Any] | None = None,
-    ) -> PropertyFailed:
-        call = self.describe(case)
-        if isinstance(case, ConvCase):
-            shown = {"x": case.x, "weight": case.weight, "bias": case.bias}
-        elif isinstance(case, UnfoldCase):
-            shown = {"x": case.x}
-        else:
-            shown = {"patches": case.patches}
-        shown.update(inputs or {})
-        listing = ", ".join(f"{k} = {format_value(v)}" for k, v in shown.items())
-        message = (
-            f"{call} on {self.subject(case)}: {problem.rstrip('.')}. Smallest failing input: "
-            f"{listing}. (property: {self.prop})"
-        )
-        return PropertyFailed(
-            message,
-            property=self.prop,
-            expected=expected,
-            seen=seen,
-            counterexample={**shown, **case.kwargs},
-            function=call,
-        )
+    def expected_shape(self, case: Case) -> tuple[tuple[int, ...], str]:
+        return expected_shape(case)
 
-    def call(self, case: Case, *, on: str = "") -> torch.Tensor:
-        try:
-            out = self.invoke(_fresh_case(case))
-        except Exception as exc:
-            if reraised(exc):
-                raise
-            raise self.fail(case, f"{on}raised {exception_text(exc)}", expected="a tensor", seen=exc) from exc
-        if not isinstance(out, torch.Tensor):
-            raise self.fail(
-                case,
-                f"{on}should return a tensor but returned {describe_result(out)}",
-                expected="a tensor",
-                seen=out,
-            )
-        return out
+    def reference(self, case: Case, **tensors: torch.Tensor) -> torch.Tensor:
+        return torch_result(case, **tensors)
 
-    def call_shaped(self, case: Case, *, on: str = "") -> torch.Tensor:
-        out = self.call(case, on=on)
-        expected, formula = expected_shape(case)
-        if tuple(out.shape) != expected:
-            raise self.fail(
-                case,
-                f"{on}output shape should be {format_shape(expected)} ({formula}) but was "
-                f"{format_shape(out.shape)}",
-                expected=expected,
-                seen=tuple(out.shape),
-            )
-        return out
+    def gradient_tolerance(
+        self, case: Case, expected: torch.Tensor, reference: torch.Tensor
+    ) -> tuple[torch.Tensor, int]:
+        bound = expected.abs() + 2 * max(1.0, float(reference.detach().abs().max()) if reference.numel() else 1.0)
+        return bound, 16
+
+    def error_reason(self, case: Case) -> str:
+        return _ERROR_REASONS[case.error or "stride"]
 
 
-def _fresh_case(case: Case) -> Case:
-    """``case`` with copies of its tensors (see :func:`~cnngrade.properties.core.fresh`)."""
-    if isinstance(case, ConvCase):
-        return replace(case, x=fresh(case.x), weight=fresh(case.weight), bias=fresh(case.bias))
-    if isinstance(case, UnfoldCase):
-        return replace(case, x=fresh(case.x))
-    return replace(case, patches=fresh(case.patches))
+_ERROR_REASONS = {
+    "stride": "torch refuses a stride of zero",
+    "kernel": "torch refuses a kernel larger than the padded input",
+    "count": "torch refuses a number of patches that does not match output_size",
+}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -315,64 +280,14 @@ def _most(count: torch.Tensor) -> int:
     return int(count.max()) if count.numel() else 1
 
 
-def _compare(
-    ctx: _Ctx,
-    case: Case,
-    seen: torch.Tensor,
-    expected: torch.Tensor,
-    *,
-    what: str,
-    exact: bool = False,
-    bound: torch.Tensor | None = None,
-    terms: int = 1,
-    inputs: dict[str, Any] | None = None,
-) -> None:
-    if tuple(seen.shape) != tuple(expected.shape):
-        raise ctx.fail(
-            case,
-            f"{what}: the output shape should be {format_shape(expected.shape)} but was "
-            f"{format_shape(seen.shape)}",
-            expected=tuple(expected.shape),
-            seen=tuple(seen.shape),
-            inputs=inputs,
-        )
-    if seen.dtype != expected.dtype:
-        raise ctx.fail(
-            case,
-            f"the output dtype should be {expected.dtype} (the input's) but was {seen.dtype}",
-            expected=expected.dtype,
-            seen=seen.dtype,
-            inputs=inputs,
-        )
-    bad = mismatch(seen, expected, exact=exact, bound=bound, terms=terms)
-    if bool(bad.any()):
-        raise ctx.fail(
-            case,
-            f"{what}, but it {describe_mismatch(seen, expected, bad)}",
-            expected=expected.detach(),
-            seen=seen.detach(),
-            inputs=inputs,
-        )
-
-
-def _upstream(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-    count = int(torch.Size(shape).numel())
-    return torch.linspace(1, 2, count, dtype=dtype).reshape(shape)
-
-
 # ----------------------------------------------------------------------------------------------
 # Properties shared by the three tensor checks
-
-
-def _shape(ctx: _Ctx, case: Case) -> None:
-    ctx.call_shaped(case)
 
 
 def _matches_torch(ctx: _Ctx, case: Case) -> None:
     out = ctx.call(case)
     bound, terms = _bound(case)
-    _compare(
-        ctx,
+    ctx.compare(
         case,
         out,
         torch_result(case),
@@ -380,118 +295,6 @@ def _matches_torch(ctx: _Ctx, case: Case) -> None:
         exact=isinstance(case, UnfoldCase),
         bound=bound,
         terms=terms + 2,
-    )
-
-
-def _inputs_of(case: Case) -> dict[str, torch.Tensor]:
-    if isinstance(case, ConvCase):
-        return {
-            k: v for k, v in (("x", case.x), ("weight", case.weight), ("bias", case.bias)) if v is not None
-        }
-    return {"x": case.x} if isinstance(case, UnfoldCase) else {"patches": case.patches}
-
-
-def _no_mutation(ctx: _Ctx, case: Case) -> None:
-    tensors = _inputs_of(case)
-    before = {k: v.clone() for k, v in tensors.items()}
-    shown = replace(case, **before)
-    try:
-        ctx.invoke(case)  # the original tensors, not copies
-    except Exception as exc:
-        if reraised(exc):
-            raise
-        raise ctx.fail(shown, f"raised {exception_text(exc)}", seen=exc) from exc
-    for name, tensor in tensors.items():
-        old = before[name]
-        if tensor.shape != old.shape:
-            raise ctx.fail(
-                shown,
-                f"it changed the shape of its argument {name} from {format_shape(old.shape)} to "
-                f"{format_shape(tensor.shape)}; it must not modify its arguments",
-                expected=tuple(old.shape),
-                seen=tuple(tensor.shape),
-            )
-        changed = mismatch(tensor, old, exact=True)
-        if bool(changed.any()):
-            where = first_index(changed)
-            raise ctx.fail(
-                shown,
-                f"it modified its argument {name} ({int(changed.sum())} of {changed.numel()} "
-                f"values changed, e.g. {name}{list(where)} was {format_scalar(old[where])} and is "
-                f"now {format_scalar(tensor[where])}); it must not modify its arguments",
-                expected=old,
-                seen=tensor.clone(),
-            )
-
-
-def _gradient(ctx: _Ctx, case: Case) -> None:
-    leaves = {k: v.detach().clone().requires_grad_(True) for k, v in _inputs_of(case).items()}
-    live = replace(case, **leaves)
-    out = ctx.call(live)
-    if not out.requires_grad:
-        return  # not differentiable (e.g. computed without autograd): nothing to compare
-    shape, formula = expected_shape(case)
-    if tuple(out.shape) != shape:
-        raise ctx.fail(
-            case,
-            f"output shape should be {format_shape(shape)} ({formula}) but was {format_shape(out.shape)}",
-            expected=shape,
-            seen=tuple(out.shape),
-        )
-    weights = _upstream(shape, out.dtype)
-    names = list(leaves)
-    try:
-        grads = torch.autograd.grad(out, [leaves[n] for n in names], weights, allow_unused=True)
-    except Exception as exc:
-        if reraised(exc):
-            raise
-        raise ctx.fail(
-            case, f"backpropagating through the output raised {exception_text(exc)}", seen=exc
-        ) from exc
-    ref_leaves = {k: v.detach().clone().requires_grad_(True) for k, v in _inputs_of(case).items()}
-    ref_out = torch_result(case, **ref_leaves)
-    ref_grads = torch.autograd.grad(ref_out, [ref_leaves[n] for n in names], weights.to(ref_out.dtype))
-    for name, grad, expected in zip(names, grads, ref_grads, strict=True):
-        grad = torch.zeros_like(expected) if grad is None else grad
-        bound = expected.abs() + 2 * max(1.0, float(ref_out.detach().abs().max()) if ref_out.numel() else 1.0)
-        bad = mismatch(grad, expected, bound=bound, terms=16)
-        if bool(bad.any()):
-            raise ctx.fail(
-                case,
-                f"the gradient with respect to {name} should equal torch's (for the loss "
-                f"sum(w * output), weights w from 1 to 2), but it {describe_mismatch(grad, expected, bad)}",
-                expected=expected,
-                seen=grad,
-            )
-
-
-_ERROR_REASONS = {
-    "stride": "torch refuses a stride of zero",
-    "kernel": "torch refuses a kernel larger than the padded input",
-    "count": "torch refuses a number of patches that does not match output_size",
-}
-
-
-def _errors(ctx: _Ctx, case: Case) -> None:
-    reason = _ERROR_REASONS[case.error or "stride"]
-    try:
-        out = ctx.invoke(case)
-    except Exception as exc:
-        if reraised(exc):
-            raise
-        if isinstance(exc, ValueError | RuntimeError):
-            return
-        raise ctx.fail(
-            case,
-            f"it should raise a ValueError or RuntimeError ({reason}) but raised {exception_text(exc)}",
-            expected="ValueError or RuntimeError",
-            seen=exc,
-        ) from exc
-    raise ctx.fail(
-        case,
-        f"it should raise an error ({reason}) but returned {describe_result(out)}",
-        expected="ValueError or RuntimeError",
-        seen=out,
     )
 
 
@@ -505,8 +308,7 @@ def _unfold_roundtrip(ctx: _Ctx, case: UnfoldCase) -> None:
     folded = F.fold(columns.detach(), output_size=(h, w), **case.kwargs)
     count = _overlap(case.x, case.kwargs)
     expected = case.x * count
-    _compare(
-        ctx,
+    ctx.compare(
         case,
         folded,
         expected.to(folded.dtype),
@@ -524,8 +326,7 @@ def _fold_roundtrip(ctx: _Ctx, case: FoldCase) -> None:
     out = ctx.call_shaped(case)
     count = _overlap(case.image, case.kwargs)
     expected = case.image * count
-    _compare(
-        ctx,
+    ctx.compare(
         case,
         out,
         expected.to(out.dtype),
@@ -551,8 +352,7 @@ def _fold_linearity(ctx: _Ctx, case: FoldCase, q: torch.Tensor, a: float, b: flo
     kwargs = case.kwargs
     bound = abs(a) * F.fold(case.patches.abs(), **kwargs) + abs(b) * F.fold(q.abs(), **kwargs)
     kernel = pair(kwargs["kernel_size"])
-    _compare(
-        ctx,
+    ctx.compare(
         case,
         combined.detach(),
         (a * fp + b * fq).detach().to(combined.dtype),
@@ -581,8 +381,7 @@ def _bias(ctx: _Ctx, case: ConvCase) -> None:
     bias = case.bias
     shift = bias.reshape(-1, 1, 1)
     bound, terms = _bound(case)
-    _compare(
-        ctx,
+    ctx.compare(
         case,
         (with_bias - without).detach(),
         shift.expand_as(with_bias).to(with_bias.dtype).contiguous(),
@@ -617,8 +416,7 @@ def _linearity_input(ctx: _Ctx, case: ConvCase, y: torch.Tensor, a: float, b: fl
     combined = ctx.call_shaped(replace(case, x=a * case.x + b * y), on="on a*x + b*y: ")
     w = case.weight.abs()
     bound = abs(a) * F.conv2d(case.x.abs(), w, **case.kwargs) + abs(b) * F.conv2d(y.abs(), w, **case.kwargs)
-    _compare(
-        ctx,
+    ctx.compare(
         case,
         combined.detach(),
         (a * fx + b * fy).detach().to(combined.dtype),
@@ -640,8 +438,7 @@ def _linearity_weight(ctx: _Ctx, case: ConvCase, v: torch.Tensor, a: float, b: f
     bound = abs(a) * F.conv2d(x, case.weight.abs(), **case.kwargs) + abs(b) * F.conv2d(
         x, v.abs(), **case.kwargs
     )
-    _compare(
-        ctx,
+    ctx.compare(
         case,
         combined.detach(),
         (a * fw + b * fv).detach().to(combined.dtype),
@@ -654,7 +451,7 @@ def _linearity_weight(ctx: _Ctx, case: ConvCase, v: torch.Tensor, a: float, b: f
 
 
 # ----------------------------------------------------------------------------------------------
-# Catalogues and contexts
+# Catalogues
 
 
 def _one(make: Any) -> Any:
@@ -664,16 +461,16 @@ def _one(make: Any) -> Any:
 def _unfold_catalogue() -> Catalogue:
     cat = Catalogue("check_unfold")
     cases = _one(lambda ctx: unfold_cases(ctx.supports, fixed=ctx.fixed))
-    cat.add(Property("shape", "output shape (N, C*kh*kw, L)", cases, _shape))
+    cat.add(Property("shape", "output shape (N, C*kh*kw, L)", cases, shape_property))
     cat.add(Property("matches_torch", "equal to torch.nn.functional.unfold", cases, _matches_torch))
-    cat.add(Property("no_mutation", "the input is left unchanged", cases, _no_mutation))
+    cat.add(Property("no_mutation", "the input is left unchanged", cases, no_mutation_property))
     cat.add(Property("roundtrip", "F.fold(unfold(x)) == x * overlap count", cases, _unfold_roundtrip))
     cat.add(
         Property(
             "gradient",
             "float64 gradients equal torch's",
             _one(lambda ctx: unfold_cases(ctx.supports, fixed=ctx.fixed, dtype=torch.float64)),
-            _gradient,
+            gradient_property,
         )
     )
     cat.add(
@@ -681,7 +478,7 @@ def _unfold_catalogue() -> Catalogue:
             "errors",
             "stride 0 and kernels larger than the padded input raise",
             _one(lambda ctx: unfold_error_cases(ctx.supports)),
-            _errors,
+            errors_property,
             axis="errors",
             varies_args=True,
         )
@@ -692,9 +489,9 @@ def _unfold_catalogue() -> Catalogue:
 def _fold_catalogue() -> Catalogue:
     cat = Catalogue("check_fold")
     cases = _one(lambda ctx: fold_cases(ctx.supports, fixed=ctx.fixed))
-    cat.add(Property("shape", "output shape (N, C, *output_size)", cases, _shape))
+    cat.add(Property("shape", "output shape (N, C, *output_size)", cases, shape_property))
     cat.add(Property("matches_torch", "equal to torch.nn.functional.fold", cases, _matches_torch))
-    cat.add(Property("no_mutation", "the input is left unchanged", cases, _no_mutation))
+    cat.add(Property("no_mutation", "the input is left unchanged", cases, no_mutation_property))
     cat.add(Property("roundtrip", "fold(F.unfold(x)) == x * overlap count", cases, _fold_roundtrip))
     cat.add(
         Property("linearity", "fold(a*p + b*q) == a*fold(p) + b*fold(q)", _two_patch_sets, _fold_linearity)
@@ -704,7 +501,7 @@ def _fold_catalogue() -> Catalogue:
             "gradient",
             "float64 gradients equal torch's",
             _one(lambda ctx: fold_cases(ctx.supports, fixed=ctx.fixed, dtype=torch.float64)),
-            _gradient,
+            gradient_property,
         )
     )
     cat.add(
@@ -712,7 +509,7 @@ def _fold_catalogue() -> Catalogue:
             "errors",
             "stride 0 and a wrong number of patches raise",
             _one(lambda ctx: fold_error_cases(ctx.supports)),
-            _errors,
+            errors_property,
             axis="errors",
             varies_args=True,
         )
@@ -723,9 +520,9 @@ def _fold_catalogue() -> Catalogue:
 def _conv_catalogue() -> Catalogue:
     cat = Catalogue("check_conv2d")
     cases = _one(lambda ctx: conv_cases(ctx.supports, fixed=ctx.fixed))
-    cat.add(Property("shape", "output shape (N, out_channels, H_out, W_out)", cases, _shape))
+    cat.add(Property("shape", "output shape (N, out_channels, H_out, W_out)", cases, shape_property))
     cat.add(Property("matches_torch", "equal to torch.nn.functional.conv2d", cases, _matches_torch))
-    cat.add(Property("no_mutation", "inputs, weight and bias are left unchanged", cases, _no_mutation))
+    cat.add(Property("no_mutation", "inputs, weight and bias are left unchanged", cases, no_mutation_property))
     cat.add(
         Property(
             "bias",
@@ -742,7 +539,7 @@ def _conv_catalogue() -> Catalogue:
             "gradient",
             "float64 gradients (input, weight, bias) equal torch's",
             _one(lambda ctx: conv_cases(ctx.supports, fixed=ctx.fixed, dtype=torch.float64)),
-            _gradient,
+            gradient_property,
         )
     )
     cat.add(
@@ -750,7 +547,7 @@ def _conv_catalogue() -> Catalogue:
             "errors",
             "stride 0 and kernels larger than the padded input raise",
             _one(lambda ctx: conv_error_cases(ctx.supports)),
-            _errors,
+            errors_property,
             axis="errors",
             varies_args=True,
         )
@@ -761,54 +558,6 @@ def _conv_catalogue() -> Catalogue:
 UNFOLD = _unfold_catalogue()
 FOLD = _fold_catalogue()
 CONV2D = _conv_catalogue()
-_CATALOGUES = {"unfold": UNFOLD, "fold": FOLD, "conv2d": CONV2D}
-
-_UNFOLD_ATTRS = ("kernel_size", "dilation", "padding", "stride")
-
-
-def _context(kind: str, fn: Any, supports: Any) -> _Ctx:
-    mode = adapt_kind(fn)
-    fixed = None
-    if mode == "instance":
-        if not hasattr(fn, "kernel_size"):
-            raise TypeError(
-                f"cannot check the layer {callable_name(fn)}: it has no kernel_size attribute to read "
-                "its arguments from (pass a function or the layer's class instead)"
-            )
-        if kind == "conv2d":
-            fixed = {
-                "in_channels": fn.in_channels,
-                "out_channels": fn.out_channels,
-                "kernel_size": fn.kernel_size,
-                "stride": getattr(fn, "stride", 1),
-                "padding": getattr(fn, "padding", 0),
-                "dilation": getattr(fn, "dilation", 1),
-                "groups": getattr(fn, "groups", 1),
-                "bias": getattr(fn, "bias", None) is not None,
-            }
-        else:
-            attrs = _UNFOLD_ATTRS + (("output_size",) if kind == "fold" else ())
-            fixed = {a: getattr(fn, a) for a in attrs if hasattr(fn, a)}
-    return _Ctx(kind, fn, mode, callable_name(fn), as_supports(supports), fixed)
-
-
-def _check(
-    kind: str, fn: Any, supports: Any, only: Any, skip: Any, max_examples: int | None, profile: str | None
-) -> tuple[str, ...]:
-    ctx = _context(kind, fn, supports)
-    catalogue = _CATALOGUES[kind]
-    chosen = select(catalogue, ctx.supports, ctx.fixed, only, skip)
-    for prop in chosen:
-        ctx.prop = prop.name
-        key = f"cnngrade.properties:{catalogue.check}:{prop.name}:{ctx.name}"
-        run_property(
-            key,
-            prop.strategy(ctx),
-            lambda *args, p=prop: p.body(ctx, *args),
-            max_examples=max_examples,
-            profile=profile,
-        )
-    return tuple(p.name for p in chosen)
 
 
 _SupportsArg = Supports | str | Iterable[str] | None
@@ -827,7 +576,7 @@ def check_unfold(
     """Check an unfold (im2col) implementation: ``fn(x, kernel_size=, padding=, stride=[, dilation=])``
     returning ``(N, C*kh*kw, L)``. Arguments as :func:`cnngrade.properties.check_max_pool2d`;
     returns the names of the properties checked; raises PropertyFailed."""
-    return _check("unfold", fn, supports, only, skip or (), max_examples, profile)
+    return run_check(_Ctx.of("unfold", fn, supports), UNFOLD, only, skip or (), max_examples, profile)
 
 
 def check_fold(
@@ -842,7 +591,7 @@ def check_fold(
     """Check a fold implementation: ``fn(patches, output_size=, kernel_size=, padding=, stride=)``
     returning ``(N, C, *output_size)``, overlapping patches summed. Arguments as
     :func:`cnngrade.properties.check_max_pool2d`."""
-    return _check("fold", fn, supports, only, skip or (), max_examples, profile)
+    return run_check(_Ctx.of("fold", fn, supports), FOLD, only, skip or (), max_examples, profile)
 
 
 def check_conv2d(
@@ -857,15 +606,15 @@ def check_conv2d(
     """Check a 2-D convolution: ``fn(x, weight, bias=, stride=, padding=[, dilation=, groups=])``, as
     ``torch.nn.functional.conv2d`` (the lab's ``conv2d_unfold``). Arguments as
     :func:`cnngrade.properties.check_max_pool2d`."""
-    return _check("conv2d", fn, supports, only, skip or (), max_examples, profile)
+    return run_check(_Ctx.of("conv2d", fn, supports), CONV2D, only, skip or (), max_examples, profile)
 
 
 #: the lab's name for it
 check_conv2d_unfold = check_conv2d
 
-for _check_fn, _kind in ((check_unfold, "unfold"), (check_fold, "fold"), (check_conv2d, "conv2d")):
-    _check_fn.catalogue = _CATALOGUES[_kind]  # type: ignore[attr-defined]
-    _check_fn.context = (lambda k: lambda fn, supports=None: _context(k, fn, supports))(_kind)  # type: ignore[attr-defined]
+expose(check_unfold, UNFOLD, _Ctx, "unfold")
+expose(check_fold, FOLD, _Ctx, "fold")
+expose(check_conv2d, CONV2D, _Ctx, "conv2d")
 
 
 # ----------------------------------------------------------------------------------------------

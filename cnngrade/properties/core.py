@@ -5,6 +5,8 @@
   what was expected, what was seen and the (shrunk) counterexample;
 * formatting of tensors, shapes and calls for messages a student reads;
 * comparison with dtype-aware tolerances;
+* :class:`CheckContext`: one check of one implementation, how to call it and word its failures;
+  each suite subclasses it, and the properties every suite shares are written against it;
 * the runner: one Hypothesis run per property, settings from :mod:`cnngrade.properties.profiles`.
 """
 
@@ -13,10 +15,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import numpy as np
 import torch
@@ -450,3 +453,360 @@ def single_threaded() -> Iterator[None]:
     finally:
         if threads != 1:
             torch.set_num_threads(threads)
+
+
+# ----------------------------------------------------------------------------------------------
+# One check of one implementation
+
+
+class Case(Protocol):
+    """What the shared machinery needs of a suite's case (a dataclass): the call's keyword arguments."""
+
+    @property
+    def kwargs(self) -> dict[str, Any]: ...
+
+
+CaseT = TypeVar("CaseT", bound=Case)
+ContextT = TypeVar("ContextT", bound="CheckContext[Any]")
+
+
+@dataclass
+class CheckContext(ABC, Generic[CaseT]):
+    """One check of one implementation: how to call it, how to word its failures, what torch gives.
+
+    Each suite (:mod:`.pooling`, :mod:`.convolution`) subclasses it for its cases, whose tensor
+    fields are named as the implementation's arguments (:meth:`arguments`). The properties the
+    suites share (:func:`shape_property`, :func:`no_mutation_property`, :func:`gradient_property`,
+    :func:`errors_property`) and :func:`run_check` use only this interface.
+    """
+
+    kind: str
+    fn: Any
+    mode: str  # "function", "class" or "instance"
+    name: str
+    supports: Supports
+    fixed: dict[str, Any] | None
+    prop: str = ""
+
+    #: how no_mutation's failures name an argument ("its argument weight") and the rule they end with
+    argument_word: ClassVar[str] = "argument"
+    must_not_modify: ClassVar[str] = "it must not modify its arguments"
+
+    @classmethod
+    def of(cls: type[ContextT], kind: str, fn: Any, supports: Supports | str | Iterable[str] | None) -> ContextT:
+        """The context for checking ``fn`` (a function, an ``nn.Module`` instance, whose arguments
+        are then fixed by its attributes, or an ``nn.Module`` class) as a ``kind``."""
+        mode = adapt_kind(fn)
+        fixed = None
+        if mode == "instance":
+            if not hasattr(fn, "kernel_size"):
+                raise TypeError(
+                    f"cannot check the layer {callable_name(fn)}: it has no kernel_size attribute to read "
+                    "its arguments from (pass a function or the layer's class instead)"
+                )
+            fixed = cls.fixed_arguments(kind, fn)
+        return cls(kind, fn, mode, callable_name(fn), as_supports(supports), fixed)
+
+    # -- what each suite defines ----------------------------------------------------------------
+
+    @classmethod
+    @abstractmethod
+    def fixed_arguments(cls, kind: str, layer: torch.nn.Module) -> dict[str, Any]:
+        """The arguments a layer instance fixes, read from its attributes."""
+
+    @property
+    @abstractmethod
+    def torch_name(self) -> str:
+        """The torch function the implementation must agree with, for messages."""
+
+    @abstractmethod
+    def arguments(self, case: CaseT) -> dict[str, torch.Tensor | None]:
+        """The tensors ``case`` passes, by argument name (also the names of ``case``'s fields)."""
+
+    @abstractmethod
+    def invoke(self, case: CaseT) -> Any:
+        """Call the implementation on ``case``'s tensors themselves (no copies)."""
+
+    @abstractmethod
+    def describe(self, case: CaseT) -> str:
+        """The call, as messages show it: ``max_pool2d(x, kernel_size=2)``."""
+
+    @abstractmethod
+    def subject(self, case: CaseT) -> str:
+        """What it was called on: ``a (1, 1, 3, 3) float32 tensor``."""
+
+    @abstractmethod
+    def expected_shape(self, case: CaseT) -> tuple[tuple[int, ...], str]:
+        """The output shape the implementation must return, and its formula in words."""
+
+    @abstractmethod
+    def reference(self, case: CaseT, **tensors: torch.Tensor) -> torch.Tensor:
+        """torch's output for ``case``, with some of its tensors replaced by ``tensors``."""
+
+    @abstractmethod
+    def gradient_tolerance(
+        self, case: CaseT, expected: torch.Tensor, reference: torch.Tensor
+    ) -> tuple[torch.Tensor, int]:
+        """``(bound, terms)`` for :func:`mismatch` when comparing a gradient with torch's
+        ``expected`` one (``reference``: torch's output)."""
+
+    @abstractmethod
+    def error_reason(self, case: CaseT) -> str:
+        """Why torch refuses the arguments of an error case, for messages."""
+
+    # -- calling and failing --------------------------------------------------------------------
+
+    def tensors(self, case: CaseT) -> dict[str, torch.Tensor]:
+        """:meth:`arguments` without the ``None`` ones."""
+        return {k: v for k, v in self.arguments(case).items() if v is not None}
+
+    def fail(
+        self,
+        case: CaseT,
+        problem: str,
+        *,
+        expected: Any = None,
+        seen: Any = None,
+        inputs: dict[str, Any] | None = None,
+    ) -> PropertyFailed:
+        """The failure of the current property on ``case``, showing its tensors and ``inputs``."""
+        call = self.describe(case)
+        shown = {**self.arguments(case), **(inputs or {})}
+        listing = ", ".join(f"{k} = {format_value(v)}" for k, v in shown.items())
+        message = (
+            f"{call} on {self.subject(case)}: {problem.rstrip('.')}. Smallest failing input: "
+            f"{listing}. (property: {self.prop})"
+        )
+        return PropertyFailed(
+            message,
+            property=self.prop,
+            expected=expected,
+            seen=seen,
+            counterexample={**shown, **case.kwargs},
+            function=call,
+        )
+
+    def call(self, case: CaseT, *, on: str = "") -> torch.Tensor:
+        """The implementation's output on copies of ``case``'s tensors (see :func:`fresh`), which
+        must be a tensor; ``on`` starts the problem's wording (``"on y: "``)."""
+        try:
+            out = self.invoke(replace(case, **{k: fresh(v) for k, v in self.arguments(case).items()}))
+        except Exception as exc:
+            if reraised(exc):
+                raise
+            raise self.fail(case, f"{on}raised {exception_text(exc)}", expected="a tensor", seen=exc) from exc
+        if not isinstance(out, torch.Tensor):
+            raise self.fail(
+                case,
+                f"{on}should return a tensor but returned {describe_result(out)}",
+                expected="a tensor",
+                seen=out,
+            )
+        return out
+
+    def check_shape(self, case: CaseT, out: torch.Tensor, *, on: str = "") -> None:
+        """Fail unless ``out`` has the expected shape."""
+        expected, formula = self.expected_shape(case)
+        if tuple(out.shape) != expected:
+            raise self.fail(
+                case,
+                f"{on}output shape should be {format_shape(expected)} ({formula}) but was "
+                f"{format_shape(out.shape)}",
+                expected=expected,
+                seen=tuple(out.shape),
+            )
+
+    def call_shaped(self, case: CaseT, *, on: str = "") -> torch.Tensor:
+        """:meth:`call`, and the output must have the expected shape."""
+        out = self.call(case, on=on)
+        self.check_shape(case, out, on=on)
+        return out
+
+    def compare(
+        self,
+        case: CaseT,
+        seen: torch.Tensor,
+        expected: torch.Tensor,
+        *,
+        what: str,
+        exact: bool = False,
+        bound: torch.Tensor | None = None,
+        terms: int = 1,
+        inputs: dict[str, Any] | None = None,
+    ) -> None:
+        """Fail unless ``seen`` has ``expected``'s shape and dtype and equals it (see :func:`mismatch`);
+        ``what`` says what should hold."""
+        if tuple(seen.shape) != tuple(expected.shape):
+            raise self.fail(
+                case,
+                f"{what}: the output shape should be {format_shape(expected.shape)} but was "
+                f"{format_shape(seen.shape)}",
+                expected=tuple(expected.shape),
+                seen=tuple(seen.shape),
+                inputs=inputs,
+            )
+        if seen.dtype != expected.dtype:
+            raise self.fail(
+                case,
+                f"the output dtype should be {expected.dtype} (the input's) but was {seen.dtype}",
+                expected=expected.dtype,
+                seen=seen.dtype,
+                inputs=inputs,
+            )
+        bad = mismatch(seen, expected, exact=exact, bound=bound, terms=terms)
+        if bool(bad.any()):
+            raise self.fail(
+                case,
+                f"{what}, but it {describe_mismatch(seen, expected, bad)}",
+                expected=expected.detach(),
+                seen=seen.detach(),
+                inputs=inputs,
+            )
+
+
+# ----------------------------------------------------------------------------------------------
+# Properties every tensor suite has
+
+
+def upstream(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """Distinct weights to backpropagate: 1 ... 2 over the output."""
+    count = int(torch.Size(shape).numel())
+    return torch.linspace(1, 2, count, dtype=dtype).reshape(shape)
+
+
+def shape_property(ctx: CheckContext[Any], case: Case) -> None:
+    """``shape``: the output has the shape the arithmetic gives."""
+    ctx.call_shaped(case)
+
+
+def no_mutation_property(ctx: CheckContext[Any], case: Case) -> None:
+    """``no_mutation``: the implementation, given the original tensors, leaves them unchanged."""
+    tensors = ctx.tensors(case)
+    before = {k: v.clone() for k, v in tensors.items()}
+    shown = replace(case, **before)
+    try:
+        ctx.invoke(case)  # the original tensors, not copies
+    except Exception as exc:
+        if reraised(exc):
+            raise
+        raise ctx.fail(shown, f"raised {exception_text(exc)}", seen=exc) from exc
+    for name, tensor in tensors.items():
+        old = before[name]
+        if tensor.shape != old.shape:
+            raise ctx.fail(
+                shown,
+                f"it changed the shape of its {ctx.argument_word} {name} from {format_shape(old.shape)} to "
+                f"{format_shape(tensor.shape)}; {ctx.must_not_modify}",
+                expected=tuple(old.shape),
+                seen=tuple(tensor.shape),
+            )
+        changed = mismatch(tensor, old, exact=True)
+        if bool(changed.any()):
+            where = first_index(changed)
+            raise ctx.fail(
+                shown,
+                f"it modified its {ctx.argument_word} {name} ({int(changed.sum())} of {changed.numel()} "
+                f"values changed, e.g. {name}{list(where)} was {format_scalar(old[where])} and is "
+                f"now {format_scalar(tensor[where])}); {ctx.must_not_modify}",
+                expected=old,
+                seen=tensor.clone(),
+            )
+
+
+def gradient_property(ctx: CheckContext[Any], case: Case) -> None:
+    """``gradient``: the gradients with respect to every input tensor equal torch's (for the loss
+    ``sum(w * output)``). An output that carries no gradient (code written without autograd) is
+    not compared."""
+    leaves = {k: v.detach().clone().requires_grad_(True) for k, v in ctx.tensors(case).items()}
+    out = ctx.call(replace(case, **leaves))
+    if not out.requires_grad:
+        return  # not differentiable (e.g. computed without autograd): nothing to compare
+    ctx.check_shape(case, out)
+    weights = upstream(tuple(out.shape), out.dtype)
+    names = list(leaves)
+    try:
+        grads = torch.autograd.grad(out, [leaves[n] for n in names], weights, allow_unused=True)
+    except Exception as exc:
+        if reraised(exc):
+            raise
+        raise ctx.fail(
+            case, f"backpropagating through the output raised {exception_text(exc)}", seen=exc
+        ) from exc
+    ref_leaves = {k: v.detach().clone().requires_grad_(True) for k, v in ctx.tensors(case).items()}
+    ref_out = ctx.reference(case, **ref_leaves)
+    ref_grads = torch.autograd.grad(ref_out, [ref_leaves[n] for n in names], weights.to(ref_out.dtype))
+    for name, grad, expected in zip(names, grads, ref_grads, strict=True):
+        grad = torch.zeros_like(expected) if grad is None else grad
+        bound, terms = ctx.gradient_tolerance(case, expected, ref_out)
+        bad = mismatch(grad, expected, bound=bound, terms=terms)
+        if bool(bad.any()):
+            raise ctx.fail(
+                case,
+                f"the gradient with respect to {name} should equal torch's (for the loss "
+                f"sum(w * output), weights w from 1 to 2), but it {describe_mismatch(grad, expected, bad)}",
+                expected=expected,
+                seen=grad,
+            )
+
+
+def errors_property(ctx: CheckContext[Any], case: Case) -> None:
+    """``errors``: arguments torch refuses make the implementation raise ValueError or RuntimeError."""
+    reason = ctx.error_reason(case)
+    try:
+        out = ctx.invoke(case)
+    except Exception as exc:
+        if reraised(exc):
+            raise
+        if isinstance(exc, ValueError | RuntimeError):
+            return
+        raise ctx.fail(
+            case,
+            f"it should raise a ValueError or RuntimeError ({reason}) but raised {exception_text(exc)}",
+            expected="ValueError or RuntimeError",
+            seen=exc,
+        ) from exc
+    raise ctx.fail(
+        case,
+        f"it should raise an error ({reason}) but returned {describe_result(out)}",
+        expected="ValueError or RuntimeError",
+        seen=out,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Running a check
+
+
+def run_check(
+    ctx: CheckContext[Any],
+    catalogue: Catalogue,
+    only: str | Iterable[str] | None,
+    skip: str | Iterable[str],
+    max_examples: int | None,
+    profile: str | None,
+) -> tuple[str, ...]:
+    """Run the selected properties of ``catalogue`` (see :func:`select`) on ``ctx``'s implementation,
+    one Hypothesis run each, in order; return their names. The first that fails raises
+    :class:`PropertyFailed`."""
+    chosen = select(catalogue, ctx.supports, ctx.fixed, only, skip)
+    for prop in chosen:
+        ctx.prop = prop.name
+        key = f"cnngrade.properties:{catalogue.check}:{prop.name}:{ctx.name}"
+        run_property(
+            key,
+            prop.strategy(ctx),
+            lambda *args, p=prop: p.body(ctx, *args),
+            max_examples=max_examples,
+            profile=profile,
+        )
+    return tuple(p.name for p in chosen)
+
+
+def expose(
+    check: Callable[..., tuple[str, ...]], catalogue: Catalogue, context: type[CheckContext[Any]], kind: str
+) -> None:
+    """Give the public ``check`` what :func:`cnngrade.properties.property_names` reads: its
+    ``catalogue``, and ``context(fn, supports=None)``, the context it builds for an implementation."""
+    check.catalogue = catalogue  # type: ignore[attr-defined]
+    check.context = lambda fn, supports=None: context.of(kind, fn, supports)  # type: ignore[attr-defined]
+

@@ -50,8 +50,8 @@ Running one property, e.g. from ``pytest.mark.parametrize``::
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -59,16 +59,15 @@ from hypothesis import strategies as st
 
 from cnngrade.properties.core import (
     Catalogue,
+    CheckContext,
     Property,
-    PropertyFailed,
     Supports,
-    adapt_kind,
-    as_supports,
-    callable_name,
     describe_mismatch,
     describe_result,
     describe_tensor,
+    errors_property,
     exception_text,
+    expose,
     first_index,
     format_kwargs,
     format_scalar,
@@ -76,10 +75,12 @@ from cnngrade.properties.core import (
     format_tensor,
     format_value,
     fresh,
+    gradient_property,
     mismatch,
+    no_mutation_property,
     reraised,
-    run_property,
-    select,
+    run_check,
+    shape_property,
 )
 from cnngrade.properties.strategies import (
     COEFFICIENTS,
@@ -96,95 +97,61 @@ _MAX_ATTRS = ("kernel_size", "stride", "padding", "dilation", "ceil_mode")
 _AVG_ATTRS = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
 
 
-@dataclass
-class _Ctx:
-    """One check of one implementation: how to call it and how to word its failures."""
+class _Ctx(CheckContext[PoolCase]):
+    """One check of one pooling implementation: ``kind`` is ``"max"`` or ``"avg"``."""
 
-    kind: str  # "max" or "avg"
-    fn: Any
-    mode: str  # "function", "class" or "instance"
-    name: str
-    supports: Supports
-    fixed: dict[str, Any] | None
-    prop: str = ""
+    argument_word: ClassVar[str] = "input"
+    must_not_modify: ClassVar[str] = "pooling must not modify its argument"
+
+    @classmethod
+    def fixed_arguments(cls, kind: str, layer: torch.nn.Module) -> dict[str, Any]:
+        fixed = {a: getattr(layer, a) for a in (_MAX_ATTRS if kind == "max" else _AVG_ATTRS) if hasattr(layer, a)}
+        if isinstance(fixed.get("stride"), list | tuple) and len(fixed["stride"]) == 0:
+            fixed["stride"] = None
+        return fixed
 
     @property
     def torch_name(self) -> str:
         return f"torch.nn.functional.{self.kind}_pool2d"
 
-    def invoke(self, x: torch.Tensor, kwargs: dict[str, Any]) -> Any:
+    def arguments(self, case: PoolCase) -> dict[str, torch.Tensor | None]:
+        return {"x": case.x}
+
+    def invoke(self, case: PoolCase) -> Any:
         if self.mode == "function":
-            return self.fn(x, **kwargs)
+            return self.fn(case.x, **case.kwargs)
         if self.mode == "class":
-            return self.fn(**kwargs)(x)
-        out = self.fn(x)
-        if isinstance(out, tuple) and not kwargs.get("return_indices"):
+            return self.fn(**case.kwargs)(case.x)
+        out = self.fn(case.x)
+        if isinstance(out, tuple) and not case.kwargs.get("return_indices"):
             out = out[0]
         return out
 
-    def describe(self, kwargs: dict[str, Any]) -> str:
+    def describe(self, case: PoolCase) -> str:
         if self.mode == "function":
-            return f"{self.name}(x, {format_kwargs(kwargs)})"
+            return f"{self.name}(x, {format_kwargs(case.kwargs)})"
         if self.mode == "class":
-            return f"{self.name}({format_kwargs(kwargs)})(x)"
+            return f"{self.name}({format_kwargs(case.kwargs)})(x)"
         return f"{self.name}(x)"
 
-    def fail(
-        self,
-        case: PoolCase,
-        problem: str,
-        *,
-        expected: Any = None,
-        seen: Any = None,
-        inputs: dict[str, Any] | None = None,
-    ) -> PropertyFailed:
-        call = self.describe(case.kwargs)
-        shown = {"x": case.x, **(inputs or {})}
-        listing = ", ".join(f"{k} = {format_value(v)}" for k, v in shown.items())
-        message = (
-            f"{call} on {describe_tensor(case.x, case.layout)}: {problem.rstrip('.')}. "
-            f"Smallest failing input: {listing}. (property: {self.prop})"
-        )
-        return PropertyFailed(
-            message,
-            property=self.prop,
-            expected=expected,
-            seen=seen,
-            counterexample={**shown, **case.kwargs},
-            function=call,
-        )
+    def subject(self, case: PoolCase) -> str:
+        return describe_tensor(case.x, case.layout)
 
-    def call(self, case: PoolCase, x: torch.Tensor | None = None, *, on: str = "") -> torch.Tensor:
-        """The implementation's output on ``x`` (default ``case.x``), which must be a tensor."""
-        x = case.x if x is None else x
-        try:
-            out = self.invoke(fresh(x), case.kwargs)
-        except Exception as exc:
-            if reraised(exc):
-                raise
-            raise self.fail(case, f"{on}raised {exception_text(exc)}", expected="a tensor", seen=exc) from exc
-        if not isinstance(out, torch.Tensor):
-            raise self.fail(
-                case,
-                f"{on}should return a tensor but returned {describe_result(out)}",
-                expected="a tensor",
-                seen=out,
-            )
-        return out
+    def expected_shape(self, case: PoolCase) -> tuple[tuple[int, ...], str]:
+        return case.output_shape(), shape_formula(case.params)
 
-    def call_shaped(self, case: PoolCase, x: torch.Tensor | None = None, *, on: str = "") -> torch.Tensor:
-        """:meth:`call`, and the output must have the expected shape."""
-        out = self.call(case, x, on=on)
-        expected = case.output_shape()
-        if tuple(out.shape) != expected:
-            raise self.fail(
-                case,
-                f"{on}output shape should be {format_shape(expected)} "
-                f"({shape_formula(case.params)}) but was {format_shape(out.shape)}",
-                expected=expected,
-                seen=tuple(out.shape),
-            )
-        return out
+    def reference(self, case: PoolCase, **tensors: torch.Tensor) -> torch.Tensor:
+        return torch_pool(self.kind, tensors.get("x", case.x), case.kwargs)
+
+    def gradient_tolerance(
+        self, case: PoolCase, expected: torch.Tensor, reference: torch.Tensor
+    ) -> tuple[torch.Tensor, int]:
+        return expected.abs() + 2, _terms(case)
+
+    def error_reason(self, case: PoolCase) -> str:
+        if case.error == "padding":
+            return "torch refuses a padding over half the kernel size"
+        return "torch refuses a stride of zero"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -245,41 +212,12 @@ def _compare(
     inputs: dict[str, Any] | None = None,
 ) -> None:
     """Fail unless ``seen`` equals ``expected`` (max: exactly; avg: within tolerance)."""
-    if tuple(seen.shape) != tuple(expected.shape):
-        raise ctx.fail(
-            case,
-            f"{what}: the output shape should be {format_shape(expected.shape)} but was "
-            f"{format_shape(seen.shape)}",
-            expected=tuple(expected.shape),
-            seen=tuple(seen.shape),
-            inputs=inputs,
-        )
-    if seen.dtype != expected.dtype:
-        raise ctx.fail(
-            case,
-            f"the output dtype should be {expected.dtype} (the input's) but was {seen.dtype}",
-            expected=expected.dtype,
-            seen=seen.dtype,
-            inputs=inputs,
-        )
     exact = ctx.kind == "max"
-    bad = mismatch(seen, expected, exact=exact, bound=bound, terms=_terms(case) + 2)
-    if bool(bad.any()):
-        raise ctx.fail(
-            case,
-            f"{what}, but it {describe_mismatch(seen, expected, bad)}",
-            expected=expected.detach(),
-            seen=seen.detach(),
-            inputs=inputs,
-        )
+    ctx.compare(case, seen, expected, what=what, exact=exact, bound=bound, terms=_terms(case) + 2, inputs=inputs)
 
 
 # ----------------------------------------------------------------------------------------------
 # Properties
-
-
-def _shape(ctx: _Ctx, case: PoolCase) -> None:
-    ctx.call_shaped(case)
 
 
 def _matches_torch(ctx: _Ctx, case: PoolCase) -> None:
@@ -373,113 +311,11 @@ def _positive_scale(ctx: _Ctx, case: PoolCase, a: float) -> None:
     _compare(ctx, case, scaled.detach(), (fx * a).detach(), what=what, inputs={"a": a})
 
 
-def _no_mutation(ctx: _Ctx, case: PoolCase) -> None:
-    before = case.x.clone()
-    shown = replace(case, x=before)
-    try:
-        ctx.invoke(case.x, case.kwargs)  # the original tensor, not a copy
-    except Exception as exc:
-        if reraised(exc):
-            raise
-        raise ctx.fail(shown, f"raised {exception_text(exc)}", seen=exc) from exc
-    if case.x.shape != before.shape:
-        raise ctx.fail(
-            shown,
-            f"it changed the shape of its input x from {format_shape(before.shape)} to "
-            f"{format_shape(case.x.shape)}; pooling must not modify its argument",
-            expected=tuple(before.shape),
-            seen=tuple(case.x.shape),
-        )
-    changed = mismatch(case.x, before, exact=True)
-    if bool(changed.any()):
-        where = first_index(changed)
-        old, new = format_scalar(before[where]), format_scalar(case.x[where])
-        raise ctx.fail(
-            shown,
-            f"it modified its input x ({int(changed.sum())} of {changed.numel()} values "
-            f"changed, e.g. x{list(where)} was {old} and is now {new}); pooling must not modify "
-            "its argument",
-            expected=before,
-            seen=case.x.clone(),
-        )
-
-
-def _upstream(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-    """Distinct weights to backpropagate: 1 ... 2 over the output."""
-    count = int(torch.Size(shape).numel())
-    return torch.linspace(1, 2, count, dtype=dtype).reshape(shape)
-
-
-def _gradient(ctx: _Ctx, case: PoolCase) -> None:
-    x = case.x.detach().clone().requires_grad_(True)
-    out = ctx.call(case, x)
-    if not out.requires_grad:
-        return  # not differentiable (e.g. computed without autograd): nothing to compare
-    expected_shape = case.output_shape()
-    if tuple(out.shape) != expected_shape:
-        raise ctx.fail(
-            case,
-            f"output shape should be {format_shape(expected_shape)} "
-            f"({shape_formula(case.params)}) but was {format_shape(out.shape)}",
-            expected=expected_shape,
-            seen=tuple(out.shape),
-        )
-    weights = _upstream(expected_shape, out.dtype)
-    try:
-        (grad,) = torch.autograd.grad(out, x, weights, allow_unused=True)
-    except Exception as exc:
-        if reraised(exc):
-            raise
-        raise ctx.fail(
-            case, f"backpropagating through the output raised {exception_text(exc)}", seen=exc
-        ) from exc
-    grad = torch.zeros_like(x) if grad is None else grad
-    x_ref = case.x.detach().clone().requires_grad_(True)
-    ref_out = torch_pool(ctx.kind, x_ref, case.kwargs)
-    (expected,) = torch.autograd.grad(ref_out, x_ref, weights.to(ref_out.dtype))
-    bad = mismatch(grad, expected, bound=expected.abs() + 2, terms=_terms(case))
-    if bool(bad.any()):
-        raise ctx.fail(
-            case,
-            "the gradient with respect to x should equal torch's (for the loss sum(w * output), weights w "
-            f"from 1 to 2), but it {describe_mismatch(grad, expected, bad)}",
-            expected=expected,
-            seen=grad,
-        )
-
-
-def _errors(ctx: _Ctx, case: PoolCase) -> None:
-    reason = (
-        "torch refuses a padding over half the kernel size"
-        if case.error == "padding"
-        else "torch refuses a stride of zero"
-    )
-    try:
-        out = ctx.invoke(case.x, case.kwargs)
-    except Exception as exc:
-        if reraised(exc):
-            raise
-        if isinstance(exc, ValueError | RuntimeError):
-            return
-        raise ctx.fail(
-            case,
-            f"it should raise a ValueError or RuntimeError ({reason}) but raised {exception_text(exc)}",
-            expected="ValueError or RuntimeError",
-            seen=exc,
-        ) from exc
-    raise ctx.fail(
-        case,
-        f"it should raise an error ({reason}) but returned {describe_result(out)}",
-        expected="ValueError or RuntimeError",
-        seen=out,
-    )
-
-
 def _return_indices(ctx: _Ctx, case: PoolCase) -> None:
     kwargs = {**case.kwargs, "return_indices": True}
     shown = replace(case, kwargs=kwargs)
     try:
-        out = ctx.invoke(fresh(case.x), kwargs)
+        out = ctx.invoke(replace(shown, x=fresh(case.x)))
     except Exception as exc:
         if reraised(exc):
             raise
@@ -581,11 +417,11 @@ def _catalogue(kind: str) -> Catalogue:
 
     one = lambda make: lambda ctx: st.tuples(make(ctx))  # noqa: E731 - body(ctx, case)
 
-    cat.add(Property("shape", "output shape equals the conv-arithmetic formula", one(cases()), _shape))
+    cat.add(Property("shape", "output shape equals the conv-arithmetic formula", one(cases()), shape_property))
     cat.add(
         Property("matches_torch", f"equal to torch.nn.functional.{kind}_pool2d", one(cases()), _matches_torch)
     )
-    cat.add(Property("no_mutation", "the input is left unchanged", one(cases()), _no_mutation))
+    cat.add(Property("no_mutation", "the input is left unchanged", one(cases()), no_mutation_property))
     if kind == "max":
         cat.add(
             Property(
@@ -625,7 +461,7 @@ def _catalogue(kind: str) -> Catalogue:
             "gradient",
             "float64 gradients equal torch's",
             one(cases(dtype=torch.float64, unique=(kind == "max"))),
-            _gradient,
+            gradient_property,
         )
     )
     cat.add(
@@ -633,7 +469,7 @@ def _catalogue(kind: str) -> Catalogue:
             "errors",
             "stride 0 and padding over half the kernel raise",
             lambda ctx: st.tuples(pool_error_cases(kind, ctx.supports)),
-            _errors,
+            errors_property,
             axis="errors",
             varies_args=True,
         )
@@ -676,41 +512,6 @@ MAX_POOL2D = _catalogue("max")
 AVG_POOL2D = _catalogue("avg")
 
 
-def _context(kind: str, fn: Any, supports: Any) -> _Ctx:
-    mode = adapt_kind(fn)
-    fixed = None
-    if mode == "instance":
-        attrs = _MAX_ATTRS if kind == "max" else _AVG_ATTRS
-        if not hasattr(fn, "kernel_size"):
-            raise TypeError(
-                f"cannot check the layer {callable_name(fn)}: it has no kernel_size attribute to "
-                "read its arguments from (pass a function or the layer's class instead)"
-            )
-        fixed = {a: getattr(fn, a) for a in attrs if hasattr(fn, a)}
-        if isinstance(fixed.get("stride"), list | tuple) and len(fixed["stride"]) == 0:
-            fixed["stride"] = None
-    return _Ctx(kind, fn, mode, callable_name(fn), as_supports(supports), fixed)
-
-
-def _check(
-    kind: str, fn: Any, supports: Any, only: Any, skip: Any, max_examples: int | None, profile: str | None
-) -> tuple[str, ...]:
-    ctx = _context(kind, fn, supports)
-    catalogue = MAX_POOL2D if kind == "max" else AVG_POOL2D
-    chosen = select(catalogue, ctx.supports, ctx.fixed, only, skip)
-    for prop in chosen:
-        ctx.prop = prop.name
-        key = f"cnngrade.properties:{catalogue.check}:{prop.name}:{ctx.name}"
-        run_property(
-            key,
-            prop.strategy(ctx),
-            lambda *args, p=prop: p.body(ctx, *args),
-            max_examples=max_examples,
-            profile=profile,
-        )
-    return tuple(p.name for p in chosen)
-
-
 def check_max_pool2d(
     fn: Any,
     *,
@@ -737,7 +538,7 @@ def check_max_pool2d(
     Raises:
         PropertyFailed: the first property that fails, with the smallest counterexample.
     """
-    return _check("max", fn, supports, only, skip, max_examples, profile)
+    return run_check(_Ctx.of("max", fn, supports), MAX_POOL2D, only, skip, max_examples, profile)
 
 
 def check_avg_pool2d(
@@ -751,10 +552,8 @@ def check_avg_pool2d(
 ) -> tuple[str, ...]:
     """Check an average pooling implementation (``count_include_pad=True`` by default, as torch);
     arguments as :func:`check_max_pool2d`."""
-    return _check("avg", fn, supports, only, skip, max_examples, profile)
+    return run_check(_Ctx.of("avg", fn, supports), AVG_POOL2D, only, skip, max_examples, profile)
 
 
-check_max_pool2d.catalogue = MAX_POOL2D  # type: ignore[attr-defined]
-check_max_pool2d.context = lambda fn, supports=None: _context("max", fn, supports)  # type: ignore[attr-defined]
-check_avg_pool2d.catalogue = AVG_POOL2D  # type: ignore[attr-defined]
-check_avg_pool2d.context = lambda fn, supports=None: _context("avg", fn, supports)  # type: ignore[attr-defined]
+expose(check_max_pool2d, MAX_POOL2D, _Ctx, "max")
+expose(check_avg_pool2d, AVG_POOL2D, _Ctx, "avg")
