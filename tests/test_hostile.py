@@ -109,6 +109,7 @@ EXPECTED: dict[str, Verdict] = {
     "kill_everything": Verdict(others="killed by SIGKILL"),
     "symlink_reference": Verdict(passed=frozenset(), others="has no lab4_cnn.py"),
     "background_work": Verdict(failed={"test_log_softmax": "raw scores"}),
+    "setsid_background": Verdict(failed={"test_log_softmax": "raw scores"}),
     "steal_labels": Verdict(failed={"test_log_softmax": "softmax probabilities",
                                     "test_learns": ("accuracy on the", "was stopped after", "timed out")},
                             extra=("test_learns",)),
@@ -406,6 +407,24 @@ def test_the_sandbox_is_paused_between_calls():
         handle.close()
     # Unpaused, two threads would do about 20 times as many rounds in 2 s as in 0.1 s.
     assert long <= 2 * short + 300, (short, long)
+
+
+def test_a_process_that_left_the_sandboxs_process_group_is_paused_too():
+    sandbox_or_skip()
+    handle = IsolatedSubmission(HOSTILE / "setsid_background")
+    two, three = torch.zeros(2, 1, 28, 28), torch.zeros(3, 1, 28, 28)
+    try:
+        handle.build_net()
+        escaped = handle.forward(two)[0, 1]
+        during = int(handle.forward(three)[0, 0])  # rounds while a call sleeps 0.5 s
+        time.sleep(2.0)
+        between = int(handle.forward(two)[0, 0])  # rounds in the 2 s between two calls
+    finally:
+        handle.close()
+    assert escaped == 1, "the background process did not start in a session of its own"
+    assert during >= 10, f"the background process did no work during a call ({during} rounds)"
+    # Unpaused, the process would do about 4 times as many rounds in the 2 s as in the 0.5 s.
+    assert between < during / 2, (during, between)
 
 
 def test_isolated_backend_refuses_without_a_sandbox(monkeypatch):

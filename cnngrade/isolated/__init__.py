@@ -19,6 +19,7 @@ from __future__ import annotations
 import abc
 import functools
 import inspect
+import itertools
 import json
 import os
 import re
@@ -42,19 +43,13 @@ from cnngrade.isolated import protocol, sandbox
 from cnngrade.isolated.limits import Limits
 from cnngrade.isolated.sandbox import SandboxUnavailable
 
-__all__ = ["IsolatedSubmission", "Limits", "SandboxError", "SandboxUnavailable", "sandbox_description"]
+__all__ = ["IsolatedSubmission", "Limits", "SandboxError", "SandboxUnavailable"]
 
 _WRAPPER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-_announced = False
 
 
 class SandboxError(RuntimeError):
     """The sandbox failed before any student code ran (a problem of the grading machine)."""
-
-
-def sandbox_description() -> str:
-    """One line naming the sandbox this machine uses (for a pytest report header)."""
-    return sandbox.describe()
 
 
 # --------------------------------------------------------------------------- the child process
@@ -124,6 +119,13 @@ class _Child:
         self.caps = limits.caps
         self.started = time.monotonic()
         self.ready = False  # True once it sent its greeting
+        #: the sandbox's PID namespace: a descriptor that pins it (its inode number is not reused while
+        #: open) and its name ``pid:[inode]`` as /proc/PID/ns/pid reads; found by the first pause()
+        self._namespace: tuple[int, str] | None = None
+        #: /proc entries (name, inode) of the last pause: in the sandbox's PID namespace or not
+        self._processes: dict[tuple[str, int], bool] = {}
+        #: processes pause() stopped outside the process group: resume() continues them one by one
+        self._escaped: list[int] = []
 
     def kill(self) -> None:
         """SIGKILL the sandbox's process group (its PID namespace dies with it)."""
@@ -137,19 +139,87 @@ class _Child:
             pass
 
     def pause(self) -> None:
-        """SIGSTOP the sandbox between calls: no background work of the student's steals CPU from
-        the grader or from another submission's timed calls (best effort: a process that left the
-        group with setsid escapes the pause, not the final kill of the PID namespace)."""
+        """SIGSTOP every process of the sandbox between calls: no background work of the student's
+        steals CPU from the grader or from another submission's timed calls.
+
+        First the process group (one atomic signal that no fork escapes), then every process in the
+        sandbox's PID namespace, which also reaches one that left the group with setsid or setpgid.
+        Only /proc entries that the last pause did not see are looked at closely (an entry's inode
+        changes when its pid is reused); then /proc is listed again until a listing shows no new
+        process of the namespace, so a process forked during a sweep is stopped by the next.
+        """
         self._signal(signal.SIGSTOP)
+        namespace = self._namespace[1] if self._namespace else self._find_namespace()
+        if namespace is None:
+            return
+        seen: dict[tuple[str, int], bool] = {}
+        for entry in os.scandir("/proc"):
+            key = (entry.name, entry.inode())
+            inside = self._processes.get(key)
+            if inside is None:
+                inside = entry.name.isdigit() and _pid_namespace(entry.name) == namespace
+            seen[key] = inside
+            if inside:
+                self._stop_member(int(entry.name))
+        self._processes = seen
+        names = {name for name, _ in seen}
+        while True:
+            new = [name for name in os.listdir("/proc") if name not in names]
+            names.update(new)
+            members = [name for name in new if name.isdigit() and _pid_namespace(name) == namespace]
+            if not members:
+                return
+            for name in members:
+                self._stop_member(int(name))
 
     def resume(self) -> None:
+        """SIGCONT the process group and every process that pause() stopped outside it."""
         self._signal(signal.SIGCONT)
+        if self._namespace is not None:
+            for pid in self._escaped:  # unless the pid was reused outside the sandbox meanwhile
+                if _pid_namespace(str(pid)) == self._namespace[1]:
+                    self._signal(signal.SIGCONT, pid)
+        self._escaped = []
 
-    def _signal(self, number: int) -> None:
+    def _signal(self, number: int, pid: int | None = None) -> None:
+        """Send signal ``number`` to the process ``pid`` (default: to the child's whole process group)."""
         try:
-            os.killpg(self.proc.pid, number)
-        except (ProcessLookupError, PermissionError):
+            if pid is None:
+                os.killpg(self.proc.pid, number)
+            else:
+                os.kill(pid, number)
+        except OSError:  # gone already, or not ours to signal
             pass
+
+    def _stop_member(self, pid: int) -> None:
+        """SIGSTOP ``pid``, a process of the sandbox; remember it for resume() if it left the process group."""
+        self._signal(signal.SIGSTOP, pid)
+        group = _process_group(pid)
+        if group is not None and group != self.proc.pid and pid not in self._escaped:
+            self._escaped.append(pid)
+
+    def _find_namespace(self) -> str | None:
+        """The name of the sandbox's PID namespace, pinned by an open descriptor (None if not found).
+
+        Under ``unshare --pid --fork`` the outermost process made the namespace for its children;
+        under bubblewrap it stays outside, and its child, the sandbox's pid 1, is in its process group.
+        """
+        own = os.readlink("/proc/self/ns/pid")
+        group = (int(name) for name in os.listdir("/proc")
+                 if name.isdigit() and _process_group(int(name)) == self.proc.pid)
+        candidates = itertools.chain([(self.proc.pid, "pid_for_children")], ((pid, "pid") for pid in group))
+        for pid, link in candidates:
+            try:
+                fd = os.open(f"/proc/{pid}/ns/{link}", os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                continue
+            name = f"pid:[{os.fstat(fd).st_ino}]"
+            # the group is checked after the open: the descriptor is not of a process that took a dead one's pid
+            if name != own and _process_group(pid) == self.proc.pid:
+                self._namespace = (fd, name)
+                return name
+            os.close(fd)
+        return None
 
     def stop(self) -> None:
         self.kill()
@@ -157,6 +227,9 @@ class _Child:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+        if self._namespace is not None:
+            os.close(self._namespace[0])
+            self._namespace = None
         for stream in (self.proc.stdin, self.proc.stdout):
             try:
                 stream.close()
@@ -181,6 +254,22 @@ class _Child:
         if code > 128 and _signal_name(code - 128, None):
             return f"was killed by {_signal_name(code - 128)} (exit status {code})"
         return f"exited with status {code}"
+
+
+def _pid_namespace(pid: str) -> str | None:
+    """``pid:[inode]``, the PID namespace of the process ``pid``; None if it is gone or not ours to inspect."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+
+
+def _process_group(pid: int) -> int | None:
+    """The process group of the process ``pid``; None if it is gone."""
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
 
 
 def _signal_name(number: int, default: str | None = "a signal") -> str | None:
@@ -233,7 +322,6 @@ class IsolatedSubmission(Submission):
         self.definitions_only = definitions_only
         self.limits = limits if limits is not None else Limits.from_env()
         self.sandbox = sandbox.detect()
-        self._announce()
         self._child: _Child | None = None
         self._failures: list[str] = []
         self._used = 0.0
@@ -242,12 +330,6 @@ class IsolatedSubmission(Submission):
         os.chmod(self._staging, 0o755)
         self._lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _cleanup, [None], self._staging)
-
-    def _announce(self) -> None:
-        global _announced
-        if not _announced:
-            _announced = True
-            print(f"cnngrade: isolated backend, sandbox: {self.sandbox.description}", file=sys.stderr)
 
     # -- requests
 

@@ -290,8 +290,9 @@ class Sandbox:
         staged: list[str] = []
         read_only: list[str] = []
         # No --new-session: the caller starts bwrap in a new session of its own (no controlling
-        # terminal, so no TIOCSTI), and the sandbox stays in bwrap's process group, which the
-        # parent pauses between calls and kills as a whole.
+        # terminal, so no TIOCSTI), and the sandbox starts in bwrap's process group; the parent
+        # pauses that group and every other process of the sandbox's PID namespace between calls,
+        # and kills the group (bwrap's PID namespace dies with it).
         bw = [self.paths["bwrap"], "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
               "--hostname", "sandbox", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID)]
         for i, m in enumerate(spec.mounts):
