@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from cnngrade.isolated import sandbox
 from tests.paths import ROOT, TESTS
+from tests.sandboxes import sandbox_or_skip
 
 SOFTMAX = TESTS / "buggy" / "softmax"
 NO_SANDBOX = {**os.environ, "CNNGRADE_SANDBOX": "none"}
@@ -35,10 +35,7 @@ def graders(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
 
 @pytest.fixture(scope="module")
 def sandboxed() -> None:
-    try:
-        sandbox.detect()
-    except sandbox.SandboxUnavailable as exc:
-        pytest.fail(f"this machine should offer a sandbox (as CI does): {exc}")
+    sandbox_or_skip()
 
 
 def test_cnngrade_grade_sandboxes_by_default(sandboxed, tmp_path):

@@ -44,6 +44,7 @@ from cnngrade.handle import LayerCall, ModuleInfo, NetDescription, ParameterInfo
 from cnngrade.isolated import IsolatedSubmission, protocol, sandbox
 from cnngrade.isolated.sandbox import SandboxUnavailable
 from tests.paths import ROOT
+from tests.sandboxes import sandbox_or_skip
 
 HOSTILE = Path(__file__).parent / "hostile"
 GRADERS = ROOT / "graders"
@@ -163,13 +164,6 @@ def _walk(directory: Path, depth: int):
 def hostile_files() -> dict[str, str]:
     return {str(p.relative_to(HOSTILE)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
             for p in sorted(HOSTILE.rglob("*")) if "__pycache__" not in p.parts}
-
-
-def sandbox_or_skip() -> sandbox.Sandbox:
-    try:
-        return sandbox.detect()
-    except SandboxUnavailable as exc:
-        pytest.skip(f"no sandbox on this machine: {str(exc).splitlines()[1].strip()}")
 
 
 @dataclass
