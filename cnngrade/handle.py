@@ -146,5 +146,8 @@ class Submission(abc.ABC):
         submission's function ``name`` runs, whatever Python path reaches them (for the "written
         from scratch" checks). An exception in the call ends the recording, not the check."""
 
+    def start(self) -> None:  # noqa: B027 - optional hook
+        """Get ready to serve calls without waiting (a backend that runs a process starts it now)."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release what the handle holds (processes, temporary files)."""

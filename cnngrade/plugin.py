@@ -105,30 +105,62 @@ def lab(pytestconfig: pytest.Config) -> LabConfig:
     return LabConfig.load(_option_path(pytestconfig, "--lab-config", "graders/lab.toml"))
 
 
+def _open_submission(config: pytest.Config) -> Submission:
+    return open_submission(
+        _option_path(config, "--submission", "student_templates"),
+        isolated=_limits_key in config.stash,
+        limits=config.stash.get(_limits_key, None),
+        definitions_only=not config.getoption("--run-all-code"),
+    )
+
+
+def _open_reference(config: pytest.Config) -> Submission:
+    return open_submission(
+        _option_path(config, "--reference", "reference"),
+        isolated=_limits_key in config.stash,
+        limits=config.stash.get(_limits_key, None),
+    )
+
+
+#: the handle fixtures and how each opens its handle
+_OPENERS = {"submission": _open_submission, "reference_submission": _open_reference}
+_started_key = pytest.StashKey[dict[str, Submission]]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """With --isolated, start the children that the selected checks need before the first check, side by
+    side: each spends seconds importing torch (no student code runs before its first call)."""
+    config = session.config
+    if _limits_key not in config.stash:
+        return
+    needed = {name for item in session.items for name in getattr(item, "fixturenames", ()) if name in _OPENERS}
+    started = config.stash.setdefault(_started_key, {})
+    for name in sorted(needed):
+        started[name] = _OPENERS[name](config)
+        started[name].start()
+
+
+def _handle(config: pytest.Config, name: str) -> Iterator[Submission]:
+    handle = config.stash.get(_started_key, {}).pop(name, None) or _OPENERS[name](config)
+    yield handle
+    handle.close()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for handle in config.stash.get(_started_key, {}).values():  # started, but no check asked for it
+        handle.close()
+
+
 @pytest.fixture(scope="session")
 def submission(pytestconfig: pytest.Config) -> Iterator[Submission]:
     """The handle on the submission under grade: graders' only way to reach student code."""
-    path = _option_path(pytestconfig, "--submission", "student_templates")
-    handle = open_submission(
-        path,
-        isolated=_limits_key in pytestconfig.stash,
-        limits=pytestconfig.stash.get(_limits_key, None),
-        definitions_only=not pytestconfig.getoption("--run-all-code"),
-    )
-    yield handle
-    handle.close()
+    yield from _handle(pytestconfig, "submission")
 
 
 @pytest.fixture(scope="session")
 def reference_submission(pytestconfig: pytest.Config) -> Iterator[Submission]:
     """The reference solution, served by the same backend as the submission (for speed)."""
-    handle = open_submission(
-        _option_path(pytestconfig, "--reference", "reference"),
-        isolated=_limits_key in pytestconfig.stash,
-        limits=pytestconfig.stash.get(_limits_key, None),
-    )
-    yield handle
-    handle.close()
+    yield from _handle(pytestconfig, "reference_submission")
 
 
 @pytest.fixture(scope="session")
@@ -198,7 +230,7 @@ def _backend(config: pytest.Config) -> str:
         from cnngrade.isolated import sandbox
 
         return f"isolated (the submission runs in a sandbox: {sandbox.detect().description})"
-    return "in-process (the submission's code runs in the grading process, unsandboxed; --isolated for untrusted code)"
+    return "in-process (the submission's code runs in the grading process, unsandboxed: for trusted code only)"
 
 
 class ScoreCollector:
