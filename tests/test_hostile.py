@@ -409,8 +409,9 @@ def test_a_process_that_left_the_sandboxs_process_group_is_paused_too():
     two, three = torch.zeros(2, 1, 28, 28), torch.zeros(3, 1, 28, 28)
     try:
         handle.build_net()
-        escaped = handle.forward(two)[0, 1]
+        # the process runs only while calls do: the first, which sleeps 0.5 s, gives it time to leave the group
         during = int(handle.forward(three)[0, 0])  # rounds while a call sleeps 0.5 s
+        escaped = handle.forward(two)[0, 1]
         time.sleep(2.0)
         between = int(handle.forward(two)[0, 0])  # rounds in the 2 s between two calls
     finally:
