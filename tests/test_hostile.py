@@ -111,6 +111,7 @@ EXPECTED: dict[str, Verdict] = {
     "symlink_reference": Verdict(passed=frozenset(), others="has no lab4_cnn.py"),
     "background_work": Verdict(failed={"test_log_softmax": "raw scores"}),
     "setsid_background": Verdict(failed={"test_log_softmax": "raw scores"}),
+    "nested_namespace": Verdict(failed={"test_log_softmax": "raw scores"}),
     "steal_labels": Verdict(failed={"test_log_softmax": "softmax probabilities",
                                     "test_learns": ("accuracy on the", "was stopped after", "timed out")},
                             extra=("test_learns",)),
@@ -419,6 +420,29 @@ def test_a_process_that_left_the_sandboxs_process_group_is_paused_too():
     assert escaped == 1, "the background process did not start in a session of its own"
     assert during >= 10, f"the background process did no work during a call ({during} rounds)"
     # Unpaused, the process would do about 4 times as many rounds in the 2 s as in the 0.5 s.
+    assert between < during / 2, (during, between)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the unshare sandbox tells a nested namespace's processes by root's uids")
+def test_a_process_in_a_nested_pid_namespace_is_paused_too(monkeypatch):
+    sandbox_or_skip()
+    monkeypatch.setenv("CNNGRADE_SANDBOX", "unshare")  # bubblewrap forbids nested user namespaces
+    sandbox.detect.cache_clear()
+    two, three = torch.zeros(2, 1, 28, 28), torch.zeros(3, 1, 28, 28)
+    try:
+        handle = IsolatedSubmission(HOSTILE / "nested_namespace")
+        try:
+            handle.build_net()
+            during = int(handle.forward(three)[0, 0])  # rounds while a call sleeps 0.5 s
+            nested = handle.forward(two)[0, 1]
+            time.sleep(2.0)
+            between = int(handle.forward(two)[0, 0])  # rounds in the 2 s between two calls
+        finally:
+            handle.close()
+    finally:
+        sandbox.detect.cache_clear()
+    assert nested == 1, "the background process did not get a PID namespace of its own"
+    assert during >= 10, f"the background process did no work during a call ({during} rounds)"
     assert between < during / 2, (during, between)
 
 

@@ -99,7 +99,7 @@ class _OutputLog:
 class _Child:
     """One sandboxed child process and its pipes."""
 
-    def __init__(self, argv: list[str], limits: Limits) -> None:
+    def __init__(self, argv: list[str], limits: Limits, uid: int | None = None) -> None:
         log_read, log_write = os.pipe()
         try:
             self.proc = subprocess.Popen(
@@ -119,6 +119,9 @@ class _Child:
         self.caps = limits.caps
         self.started = time.monotonic()
         self.ready = False  # True once it sent its greeting
+        #: the outside uid that only this sandbox's processes have (root gives each child its own), or
+        #: None: it also finds a process that entered a nested PID namespace of its own
+        self.uid = uid
         #: the sandbox's PID namespace: a descriptor that pins it (its inode number is not reused while
         #: open) and its name ``pid:[inode]`` as /proc/PID/ns/pid reads; found by the first pause()
         self._namespace: tuple[int, str] | None = None
@@ -143,7 +146,9 @@ class _Child:
         steals CPU from the grader or from another submission's timed calls.
 
         First the process group (one atomic signal that no fork escapes), then every process in the
-        sandbox's PID namespace, which also reaches one that left the group with setsid or setpgid.
+        sandbox's PID namespace, which also reaches one that left the group with setsid or setpgid,
+        and, where root gave the sandbox a uid of its own, every process of that uid (one in a
+        nested PID namespace too).
         Only /proc entries that the last pause did not see are looked at closely (an entry's inode
         changes when its pid is reused); then /proc is listed again until a listing shows no new
         process of the namespace, so a process forked during a sweep is stopped by the next.
@@ -157,7 +162,7 @@ class _Child:
             key = (entry.name, entry.inode())
             inside = self._processes.get(key)
             if inside is None:
-                inside = entry.name.isdigit() and _pid_namespace(entry.name) == namespace
+                inside = self._member(entry.name, namespace)
             seen[key] = inside
             if inside:
                 self._stop_member(int(entry.name))
@@ -166,7 +171,7 @@ class _Child:
         while True:
             new = [name for name in os.listdir("/proc") if name not in names]
             names.update(new)
-            members = [name for name in new if name.isdigit() and _pid_namespace(name) == namespace]
+            members = [name for name in new if self._member(name, namespace)]
             if not members:
                 return
             for name in members:
@@ -177,7 +182,7 @@ class _Child:
         self._signal(signal.SIGCONT)
         if self._namespace is not None:
             for pid in self._escaped:  # unless the pid was reused outside the sandbox meanwhile
-                if _pid_namespace(str(pid)) == self._namespace[1]:
+                if self._member(str(pid), self._namespace[1]):
                     self._signal(signal.SIGCONT, pid)
         self._escaped = []
 
@@ -190,6 +195,12 @@ class _Child:
                 os.kill(pid, number)
         except OSError:  # gone already, or not ours to signal
             pass
+
+    def _member(self, name: str, namespace: str) -> bool:
+        """Whether the /proc entry ``name`` is a process of the sandbox: in its PID namespace, or owned
+        by its own uid (a nested namespace)."""
+        return name.isdigit() and (
+            _pid_namespace(name) == namespace or (self.uid is not None and _real_uid(name) == self.uid))
 
     def _stop_member(self, pid: int) -> None:
         """SIGSTOP ``pid``, a process of the sandbox; remember it for resume() if it left the process group."""
@@ -262,6 +273,18 @@ def _pid_namespace(pid: str) -> str | None:
         return os.readlink(f"/proc/{pid}/ns/pid")
     except OSError:
         return None
+
+
+def _real_uid(pid: str) -> int | None:
+    """The real uid of the process ``pid`` (the ``Uid:`` line of its status); None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"Uid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _process_group(pid: int) -> int | None:
@@ -448,7 +471,8 @@ class IsolatedSubmission(Submission):
                 open_files=self.limits.open_files, processes=self.limits.processes + threads),
             uid=uid,
         )
-        child = _Child(self.sandbox.command(spec, self._staging), self.limits)
+        child = _Child(self.sandbox.command(spec, self._staging), self.limits,
+                       uid=uid if os.geteuid() == 0 else None)
         self._finalizer.detach()
         self._finalizer = weakref.finalize(self, _cleanup, [child], self._staging)
         self._child = child
