@@ -24,20 +24,16 @@ from benchmarks.conftest import ROOT
 from cnngrade.backends import open_submission
 from cnngrade.grading import Grade, run_graders
 from cnngrade.inputs import image_batch
-from cnngrade.isolated import sandbox
-from cnngrade.isolated.sandbox import SandboxUnavailable
+from tests.sandboxes import sandbox_or_skip
 
 BACKENDS = {"in-process": False, "isolated": True}
 T = TypeVar("T")
 
 
 @pytest.fixture(scope="module", autouse=True)
-def sandbox_or_skip() -> None:
+def _sandboxed() -> None:
     """Skips the module where the isolated backend finds no sandbox."""
-    try:
-        sandbox.detect()
-    except SandboxUnavailable as exc:
-        pytest.skip(f"no sandbox on this machine: {str(exc).splitlines()[1].strip()}")
+    sandbox_or_skip()
 
 
 def _time_interleaved(run: Callable[[str], T], times: dict[str, list[float]]) -> dict[str, T]:

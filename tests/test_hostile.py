@@ -404,21 +404,29 @@ def test_the_sandbox_is_paused_between_calls():
     assert long <= 2 * short + 300, (short, long)
 
 
-def test_a_process_that_left_the_sandboxs_process_group_is_paused_too():
-    sandbox_or_skip()
-    handle = IsolatedSubmission(HOSTILE / "setsid_background")
+def background_rounds(name: str) -> tuple[int, bool, int]:
+    """Grade the background-process submission ``name`` (setsid_background, nested_namespace):
+    (rounds its process did while a call slept 0.5 s, whether it escaped as the submission means
+    to, rounds it did in the 2 s between two calls)."""
+    handle = IsolatedSubmission(HOSTILE / name)
     two, three = torch.zeros(2, 1, 28, 28), torch.zeros(3, 1, 28, 28)
     try:
         handle.build_net()
-        # the process runs only while calls do: the first, which sleeps 0.5 s, gives it time to leave the group
-        during = int(handle.forward(three)[0, 0])  # rounds while a call sleeps 0.5 s
-        escaped = handle.forward(two)[0, 1]
+        # the process runs only while calls do: the first, which sleeps 0.5 s, gives it time to escape
+        during = int(handle.forward(three)[0, 0])
+        escaped = bool(handle.forward(two)[0, 1] == 1)
         time.sleep(2.0)
-        between = int(handle.forward(two)[0, 0])  # rounds in the 2 s between two calls
+        between = int(handle.forward(two)[0, 0])
     finally:
         handle.close()
-    assert escaped == 1, "the background process did not start in a session of its own"
     assert during >= 10, f"the background process did no work during a call ({during} rounds)"
+    return during, escaped, between
+
+
+def test_a_process_that_left_the_sandboxs_process_group_is_paused_too():
+    sandbox_or_skip()
+    during, escaped, between = background_rounds("setsid_background")
+    assert escaped, "the background process did not start in a session of its own"
     # Unpaused, the process would do about 4 times as many rounds in the 2 s as in the 0.5 s.
     assert between < during / 2, (during, between)
 
@@ -428,21 +436,11 @@ def test_a_process_in_a_nested_pid_namespace_is_paused_too(monkeypatch):
     sandbox_or_skip()
     monkeypatch.setenv("CNNGRADE_SANDBOX", "unshare")  # bubblewrap forbids nested user namespaces
     sandbox.detect.cache_clear()
-    two, three = torch.zeros(2, 1, 28, 28), torch.zeros(3, 1, 28, 28)
     try:
-        handle = IsolatedSubmission(HOSTILE / "nested_namespace")
-        try:
-            handle.build_net()
-            during = int(handle.forward(three)[0, 0])  # rounds while a call sleeps 0.5 s
-            nested = handle.forward(two)[0, 1]
-            time.sleep(2.0)
-            between = int(handle.forward(two)[0, 0])  # rounds in the 2 s between two calls
-        finally:
-            handle.close()
+        during, nested, between = background_rounds("nested_namespace")
     finally:
         sandbox.detect.cache_clear()
-    assert nested == 1, "the background process did not get a PID namespace of its own"
-    assert during >= 10, f"the background process did no work during a call ({during} rounds)"
+    assert nested, "the background process did not get a PID namespace of its own"
     assert between < during / 2, (during, between)
 
 
