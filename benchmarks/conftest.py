@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cnngrade.data import load_bundled_mnist
-from cnngrade.inprocess import InProcessSubmission
+from cnngrade.submission.inprocess import InProcessSubmission
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from cnngrade.data import DatasetNotFound, load_dataset
-from cnngrade.data.sources import DEBIAN_FASHION_MNIST_DIR
-from cnngrade.train import Recipe, fit
+from cnngrade.data.datasets import DEBIAN_FASHION_MNIST_DIR
+from cnngrade.submission.training import Recipe, fit
 
 BATCH = 64
 

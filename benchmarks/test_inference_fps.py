@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from benchmarks.conftest import ROOT
-from cnngrade.inprocess import InProcessSubmission
-from cnngrade.inputs import image_batch
-from cnngrade.speed import compare_fps
+from cnngrade.grader.inputs import image_batch
+from cnngrade.grader.speed import compare_fps
+from cnngrade.submission.inprocess import InProcessSubmission
 
 
 @pytest.mark.parametrize("batch", [1, 64, 1000])

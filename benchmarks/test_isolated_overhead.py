@@ -21,9 +21,9 @@ import pytest
 import torch
 
 from benchmarks.conftest import ROOT
-from cnngrade.backends import open_submission
-from cnngrade.grading import Grade, run_graders
-from cnngrade.inputs import image_batch
+from cnngrade.grader.inputs import image_batch
+from cnngrade.grader.invocation import Grade, run_graders
+from cnngrade.submission.backends import open_submission
 from tests.sandboxes import sandbox_or_skip
 
 BACKENDS = {"in-process": False, "isolated": True}

@@ -2,6 +2,6 @@
 
 import sys
 
-from cnngrade.cli import main
+from cnngrade.commands import main
 
 sys.exit(main())

@@ -1,4 +1,6 @@
-"""Fixtures shared by the graders (the plugin itself comes from cnngrade.plugin)."""
+"""Fixtures shared by the graders. The grading plugin (cnngrade.grader.plugin) is activated by
+cnngrade's pytest entry point when the run names graders/; collecting this directory by other
+paths activates it too (pytest_configure below)."""
 
 from __future__ import annotations
 
@@ -7,10 +9,15 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from cnngrade.errors import StudentCodeError
-from cnngrade.feedback import expect, fail
-from cnngrade.inputs import image_batch
+from cnngrade.grader.feedback import expect, fail
+from cnngrade.grader.inputs import image_batch
+from cnngrade.plugin import activate
 from cnngrade.properties import PropertyFailed
+from cnngrade.submission.errors import StudentCodeError
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    activate(config)
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cnngrade.feedback import expect, fail
-from cnngrade.handle import NetDescription
+from cnngrade.grader.feedback import expect, fail
+from cnngrade.submission.handle import NetDescription
 
 LAYER_NAMES = {"conv2d": "conv layer (nn.Conv2d)", "linear": "fully connected layer (nn.Linear)",
                "dropout": "dropout layer (nn.Dropout / nn.Dropout2d)"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cnngrade.feedback import expect, fail
+from cnngrade.grader.feedback import expect, fail
 
 
 def batch_size(lab) -> int:

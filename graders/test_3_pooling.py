@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cnngrade.feedback import expect
+from cnngrade.grader.feedback import expect
+from cnngrade.grader.questions import show
 from cnngrade.properties import check_avg_pool2d, check_max_pool2d, property_names
-from cnngrade.questions import show
 from graders.conftest import expect_from_scratch
 
 NOT_GRADED = ("gradient", "no_mutation")

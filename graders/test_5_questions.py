@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cnngrade.feedback import expect
-from cnngrade.questions import read_questions, same_answer, show
+from cnngrade.grader.feedback import expect
+from cnngrade.grader.questions import read_questions, same_answer, show
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cnngrade.feedback import expect
+from cnngrade.grader.feedback import expect
 
 
 @pytest.mark.points(5)

@@ -8,8 +8,8 @@ import zipfile
 import pytest
 import torch
 
-from cnngrade.feedback import expect, fail
-from cnngrade.train import evaluate
+from cnngrade.grader.accuracy import evaluate
+from cnngrade.grader.feedback import expect, fail
 
 
 def accuracy_message(what: str, evaluation, threshold: float, dataset: str) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cnngrade.feedback import expect, fail
-from cnngrade.inputs import image_batch
-from cnngrade.speed import compare_fps
+from cnngrade.grader.feedback import expect, fail
+from cnngrade.grader.inputs import image_batch
+from cnngrade.grader.speed import compare_fps
 
 
 @pytest.mark.points(5)

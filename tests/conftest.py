@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cnngrade.grading import Grade, run_graders
+from cnngrade.grader.invocation import Grade, run_graders
 from tests.paths import ROOT
 
 # hostile submissions are data, never collected (one carries a conftest.py of its own)

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from cnngrade.isolated import sandbox
+from cnngrade.submission.isolated import sandbox
 
 
 def sandbox_or_skip() -> sandbox.Sandbox:

@@ -69,7 +69,7 @@ def test_model_with_wrong_keys_lists_the_mismatches(grade, tmp_path):
 
 
 def test_model_with_random_weights_is_not_accurate(grade, tmp_path):
-    from cnngrade.inprocess import InProcessSubmission
+    from cnngrade.submission.inprocess import InProcessSubmission
 
     handle = InProcessSubmission(ROOT / "reference")
     handle.build_net(seed=123)

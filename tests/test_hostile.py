@@ -38,11 +38,11 @@ import pytest
 import torch
 
 import cnngrade
-from cnngrade import errors
-from cnngrade.grading import Grade, run_graders
-from cnngrade.handle import LayerCall, ModuleInfo, NetDescription, ParameterInfo, Submission
-from cnngrade.isolated import IsolatedSubmission, protocol, sandbox
-from cnngrade.isolated.sandbox import SandboxUnavailable
+from cnngrade.grader.invocation import Grade, run_graders
+from cnngrade.submission import errors
+from cnngrade.submission.handle import LayerCall, ModuleInfo, NetDescription, ParameterInfo, Submission
+from cnngrade.submission.isolated import IsolatedSubmission, protocol, sandbox
+from cnngrade.submission.isolated.sandbox import SandboxUnavailable
 from tests.paths import ROOT
 from tests.sandboxes import sandbox_or_skip
 
@@ -321,7 +321,7 @@ def check_spy_report(report: dict, box: sandbox.Sandbox) -> None:
 
 def test_filling_the_disk_stays_in_the_sandboxs_capped_tmpfs(corpus):
     report = report_between(feedback_of(corpus.grade("fill_disk"), "test_net_builds"), "DISK<<", ">>DISK")
-    from cnngrade.isolated.limits import Limits
+    from cnngrade.submission.isolated.limits import Limits
 
     defaults = Limits()
     total = sum(r["mib"] for r in report.values())
@@ -506,7 +506,7 @@ def test_every_handle_method_is_forwarded_and_nothing_else():
 
 def test_an_isolated_handle_answers_like_the_in_process_one():
     sandbox_or_skip()
-    from cnngrade.inprocess import InProcessSubmission
+    from cnngrade.submission.inprocess import InProcessSubmission
 
     x = torch.randn(5, 1, 28, 28, generator=torch.Generator().manual_seed(3))
     here, there = InProcessSubmission(ROOT / "reference"), IsolatedSubmission(ROOT / "reference")
@@ -648,7 +648,7 @@ def test_protocol_checks_answers_against_the_handles_annotations():
 
 
 def test_the_child_serves_only_the_handles_methods():
-    from cnngrade.isolated import child
+    from cnngrade.submission.isolated import child
 
     requests_read, requests_write = os.pipe()
     answers_read, answers_write = os.pipe()
@@ -670,7 +670,7 @@ def test_the_child_serves_only_the_handles_methods():
 
 
 def test_limits_come_from_the_environment(monkeypatch):
-    from cnngrade.isolated.limits import Limits
+    from cnngrade.submission.isolated.limits import Limits
 
     limits = Limits.from_env({"CNNGRADE_CALL_TIMEOUT": "2.5", "CNNGRADE_MAX_RESTARTS": "0"})
     assert limits.call_timeout == 2.5 and limits.max_restarts == 0

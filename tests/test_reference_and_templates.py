@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cnngrade.release import script_to_notebook
+from cnngrade.lab.release import script_to_notebook
 from tests.paths import ROOT
 
 NET_CHECKS = {

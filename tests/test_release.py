@@ -5,9 +5,9 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from cnngrade.cli import main
-from cnngrade.config import LabConfig
-from cnngrade.release import ReleaseError, blank_solutions, release_files, script_to_notebook
+from cnngrade.commands import main
+from cnngrade.lab.config import LabConfig
+from cnngrade.lab.release import ReleaseError, blank_solutions, release_files, script_to_notebook
 from tests.paths import ROOT
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from cnngrade.scoring import Scoreboard
+from cnngrade.grader.scoring import Scoreboard
 from tests.paths import ROOT
 
 

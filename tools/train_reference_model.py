@@ -13,10 +13,11 @@ from pathlib import Path
 
 import torch
 
-from cnngrade.config import LabConfig
 from cnngrade.data import DatasetNotFound, fetch_mnist, load_dataset
-from cnngrade.inprocess import InProcessSubmission
-from cnngrade.train import Recipe, evaluate, fit, predict
+from cnngrade.grader.accuracy import evaluate
+from cnngrade.lab.config import LabConfig
+from cnngrade.submission.inprocess import InProcessSubmission
+from cnngrade.submission.training import Recipe, fit, predict
 
 ROOT = Path(__file__).resolve().parents[1]
 

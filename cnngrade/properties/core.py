@@ -302,7 +302,7 @@ def reraised(exc: BaseException) -> bool:
     if isinstance(exc, NotImplementedError | PropertyFailed):
         return True
     try:
-        from cnngrade.errors import LoadError, MissingPart, NotImplementedYet
+        from cnngrade.submission.errors import LoadError, MissingPart, NotImplementedYet
     except ImportError:  # pragma: no cover - cnngrade.properties used on its own
         return False
     return isinstance(exc, LoadError | MissingPart | NotImplementedYet)

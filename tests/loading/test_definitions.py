@@ -6,7 +6,7 @@ import ast
 import symtable
 import textwrap
 
-from cnngrade.definitions import bound_names, is_main_guard, plan_definitions
+from cnngrade.submission.definitions import bound_names, is_main_guard, plan_definitions
 
 
 def plan(source: str, wanted=("Net",)):

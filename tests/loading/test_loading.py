@@ -7,10 +7,10 @@ import textwrap
 
 import pytest
 
-from cnngrade.errors import LoadError, MissingPart, NotImplementedYet, StudentCodeError
-from cnngrade.inprocess import InProcessSubmission
-from cnngrade.loading import load_module
-from cnngrade.sources import read_source
+from cnngrade.submission.errors import LoadError, MissingPart, NotImplementedYet, StudentCodeError
+from cnngrade.submission.inprocess import InProcessSubmission
+from cnngrade.submission.loading import load_module
+from cnngrade.submission.sources import read_source
 
 
 def write(path, text):

@@ -7,8 +7,8 @@ import json
 import nbformat
 import pytest
 
-from cnngrade.errors import LoadError
-from cnngrade.sources import python_of_cell, read_source
+from cnngrade.submission.errors import LoadError
+from cnngrade.submission.sources import python_of_cell, read_source
 
 
 def write_notebook(path, cells, version=4):

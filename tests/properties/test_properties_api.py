@@ -7,7 +7,6 @@ import torch
 import torch.nn.functional as F
 from hypothesis import settings
 
-from cnngrade.errors import NotImplementedYet
 from cnngrade.properties import (
     PropertyFailed,
     Supports,
@@ -21,6 +20,7 @@ from cnngrade.properties import (
     property_names,
 )
 from cnngrade.properties.core import as_supports, format_tensor
+from cnngrade.submission.errors import NotImplementedYet
 
 CI = "ci"
 

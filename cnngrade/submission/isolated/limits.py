@@ -1,7 +1,7 @@
 """Resource limits of a sandboxed submission, with overrides from the environment.
 
 Environment variables (read when a :class:`Limits` is made with :meth:`Limits.from_env`, which
-is what :class:`~cnngrade.isolated.IsolatedSubmission` does by default):
+is what :class:`~cnngrade.submission.isolated.IsolatedSubmission` does by default):
 
 * ``CNNGRADE_CALL_TIMEOUT``: seconds one call may take (default 60; training calls may take 10
   times as long, see ``Limits.timeout_factors``);
@@ -19,10 +19,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
-from cnngrade.isolated.protocol import Caps
-
 MiB = 1 << 20
 GiB = 1 << 30
+
+
+@dataclass(frozen=True)
+class Caps:
+    """Upper bounds on one frame; a frame beyond any of them is rejected unread."""
+
+    header_bytes: int = 8 << 20
+    array_bytes: int = 512 << 20
+    arrays: int = 4096
+    depth: int = 32
+    items: int = 1_000_000
+    string_chars: int = 1 << 20
+    ndim: int = 16
+    int_bits: int = 128
 
 
 @dataclass(frozen=True)

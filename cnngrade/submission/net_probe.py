@@ -1,7 +1,7 @@
 """Operations on a live student ``Net``, returning plain data.
 
 These run wherever the student code runs (in this process, or in the sandboxed child) and
-turn module objects into the dataclasses of :mod:`cnngrade.handle`.
+turn module objects into the dataclasses of :mod:`cnngrade.submission.handle`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from cnngrade.errors import StudentCodeError, WrongReturn, describe_value
-from cnngrade.handle import LayerCall, ModuleInfo, NetDescription, ParameterInfo
+from cnngrade.submission.errors import StudentCodeError, WrongReturn, describe_value
+from cnngrade.submission.handle import LayerCall, ModuleInfo, NetDescription, ParameterInfo
 
 _KINDS: tuple[tuple[type[nn.Module] | tuple[type[nn.Module], ...], str], ...] = (
     (nn.Conv2d, "conv2d"),

@@ -2,8 +2,8 @@
 
 Graders never import student code. They call a :class:`Submission`, whose methods take and
 return plain data (tensors, numbers, strings and the small dataclasses below), so that the
-student code can run in this process (:mod:`cnngrade.inprocess`) or in a sandboxed child.
-Methods raise :class:`cnngrade.errors.SubmissionError` subclasses for every problem caused
+student code can run in this process (:mod:`cnngrade.submission.inprocess`) or in a sandboxed child.
+Methods raise :class:`cnngrade.submission.errors.SubmissionError` subclasses for every problem caused
 by the submission.
 """
 
@@ -106,7 +106,7 @@ class Submission(abc.ABC):
     def train_and_predict(
         self, train_images: torch.Tensor, train_labels: torch.Tensor, recipe: dict, test_images: torch.Tensor
     ) -> torch.Tensor:
-        """Train a fresh ``Net()`` with the harness's recipe (:class:`cnngrade.train.Recipe` fields)
+        """Train a fresh ``Net()`` with the harness's recipe (:class:`cnngrade.submission.training.Recipe` fields)
         on uint8 ``train_images`` (N, 28, 28), then predict labels (int64) for ``test_images``.
 
         The test labels never reach the submission: the caller computes the accuracy.

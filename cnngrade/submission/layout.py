@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cnngrade.errors import LoadError, MissingPart
-from cnngrade.lab import PARTS
+from cnngrade.lab.parts import PARTS
+from cnngrade.submission.errors import LoadError, MissingPart
 
 
 def part_files(submission: Path) -> dict[str, Path]:

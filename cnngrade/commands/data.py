@@ -1,13 +1,11 @@
 """``cnngrade data ...``: fetch full MNIST into the user cache, show which datasets are available where.
 
-Also runnable as ``python -m cnngrade.data ...``.
-
 Usage (``argv`` is what follows ``cnngrade data``)::
 
     cnngrade data fetch mnist [--cache DIR] [--online] [--force] [--quiet]
     cnngrade data info [--data-root DIR] [--cache DIR]
 
-:func:`main_data` returns the exit status (0 ok, 1 a data error whose message is printed on stderr without a
+:func:`main` returns the exit status (0 ok, 1 a data error whose message is printed on stderr without a
 traceback, 2 a usage error).
 """
 
@@ -21,12 +19,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from .bundle import BUNDLE_JSON, BUNDLE_NPZ, read_bundle_info
-from .errors import DataError, DatasetNotFound
-from .idx import read_idx_header
-from .sources import CACHE_ENV, DATASETS, cache_dir, fetch_mnist, find_dataset
+from cnngrade.data.bundle import BUNDLE_JSON, BUNDLE_NPZ, read_bundle_info
+from cnngrade.data.datasets import CACHE_ENV, DATASETS, cache_dir, fetch_mnist, find_dataset
+from cnngrade.data.errors import DataError, DatasetNotFound
+from cnngrade.data.idx import read_idx_header
 
-__all__ = ["build_parser", "main_data"]
+__all__ = ["build_parser", "main"]
 
 
 def build_parser(prog: str = "cnngrade data") -> argparse.ArgumentParser:
@@ -109,7 +107,7 @@ def _info(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def main_data(
+def main(
     argv: Sequence[str] | None = None,
     *,
     prog: str = "cnngrade data",

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from cnngrade.release import ANSWER
+from cnngrade.lab.release import ANSWER
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from cnngrade.errors import WrongReturn, describe_value
+from cnngrade.submission.errors import WrongReturn, describe_value
 
 
 def to_plain(value: Any, what: str) -> Any:

@@ -19,9 +19,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cnngrade.definitions import ALWAYS_KEPT, bound_names, plan_definitions
-from cnngrade.errors import LoadError, MissingPart, student_frame
-from cnngrade.sources import Source, read_source
+from cnngrade.submission.definitions import ALWAYS_KEPT, bound_names, plan_definitions
+from cnngrade.submission.errors import LoadError, MissingPart, student_frame
+from cnngrade.submission.sources import Source, read_source
 
 _counter = itertools.count(1)
 
@@ -93,7 +93,7 @@ def load_module(source: Source, wanted: Iterable[str], *, definitions_only: bool
     """Execute ``source`` in a new module and return its namespace.
 
     In definitions-only mode (the default) only the statements that ``wanted`` needs run
-    (see :mod:`cnngrade.definitions`); otherwise the whole file runs, except its
+    (see :mod:`cnngrade.submission.definitions`); otherwise the whole file runs, except its
     ``if __name__ == "__main__":`` block.
     """
     tree = _parse(source)

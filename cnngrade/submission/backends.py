@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cnngrade.handle import Submission
-from cnngrade.inprocess import InProcessSubmission
-from cnngrade.isolated.limits import Limits
+from cnngrade.submission.handle import Submission
+from cnngrade.submission.inprocess import InProcessSubmission
+from cnngrade.submission.isolated.limits import Limits
 
 
 def open_submission(
@@ -15,7 +15,7 @@ def open_submission(
     """A handle on the submission at ``path``: in a sandboxed child when ``isolated`` (within
     ``limits``, default :meth:`Limits.from_env`), else in this process."""
     if isolated:
-        from cnngrade.isolated import IsolatedSubmission
+        from cnngrade.submission.isolated import IsolatedSubmission
 
         return IsolatedSubmission(path, definitions_only=definitions_only, limits=limits)
     return InProcessSubmission(path, definitions_only=definitions_only)

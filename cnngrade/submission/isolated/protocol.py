@@ -9,14 +9,14 @@ One *frame* carries one message::
 Values in the tree are JSON scalars and lists, plus tagged objects (``{"$": tag, ...}``) for
 what JSON cannot say: tuples, dicts (any primitive keys), non-finite floats, tensors and numpy
 arrays (dtype and shape in the header, bytes after it), ``torch.dtype`` / ``torch.device`` and
-the dataclasses of :mod:`cnngrade.handle`. Nothing is ever unpickled: the receiver rebuilds
+the dataclasses of :mod:`cnngrade.submission.handle`. Nothing is ever unpickled: the receiver rebuilds
 tensors with :func:`numpy.frombuffer` from an allow-list of dtypes, checks the byte count against
 the shape, and rebuilds dataclasses only from an allow-list, checking every field against its
 type annotation. Every size is capped (:class:`Caps`); anything else is a :class:`ProtocolError`.
 
 Errors travel as ``{"kind": "error", "v": {"type": <SubmissionError subclass name>, "message":
 str}}`` and are raised again on the other side as that class (unknown names become
-:class:`~cnngrade.errors.StudentCodeError`).
+:class:`~cnngrade.submission.errors.StudentCodeError`).
 """
 
 from __future__ import annotations
@@ -32,13 +32,13 @@ import struct
 import time
 import types
 import typing
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from cnngrade import errors, handle
+from cnngrade.submission import errors, handle
+from cnngrade.submission.isolated.limits import Caps
 
 _LENGTH = struct.Struct(">I")
 _os_read, _os_write, _os_readv = os.read, os.write, os.readv
@@ -46,20 +46,6 @@ _os_read, _os_write, _os_readv = os.read, os.write, os.readv
 KINDS = frozenset({"hello", "request", "ok", "error"})
 #: The methods a request may name: the abstract methods of the Submission handle, nothing else.
 METHODS = frozenset(handle.Submission.__abstractmethods__)
-
-
-@dataclass(frozen=True)
-class Caps:
-    """Upper bounds on one frame; a frame beyond any of them is rejected unread."""
-
-    header_bytes: int = 8 << 20
-    array_bytes: int = 512 << 20
-    arrays: int = 4096
-    depth: int = 32
-    items: int = 1_000_000
-    string_chars: int = 1 << 20
-    ndim: int = 16
-    int_bits: int = 128
 
 
 DEFAULT_CAPS = Caps()
@@ -107,7 +93,7 @@ _DEVICE = re.compile(r"^(cpu|cuda|mps|meta)(:[0-9]{1,3})?$")
 
 
 def _handle_dataclasses() -> dict[str, type]:
-    """Every dataclass defined in :mod:`cnngrade.handle`, by name: what may cross the pipe."""
+    """Every dataclass defined in :mod:`cnngrade.submission.handle`, by name: what may cross the pipe."""
     return {
         name: obj for name, obj in vars(handle).items()
         if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__module__ == handle.__name__

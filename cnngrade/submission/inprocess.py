@@ -13,21 +13,21 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from cnngrade import net_probe
-from cnngrade.errors import NotImplementedYet, StudentCodeError, SubmissionError
-from cnngrade.handle import LayerCall, NetDescription, Submission
-from cnngrade.lab import PARTS, part_of
-from cnngrade.layout import file_for
-from cnngrade.loading import LoadedModule, load_module
-from cnngrade.plain import to_plain
-from cnngrade.sources import read_source
-from cnngrade.train import Recipe, fit, predict
+from cnngrade.submission import net_probe
+from cnngrade.lab.parts import PARTS, part_of
+from cnngrade.submission.errors import NotImplementedYet, StudentCodeError, SubmissionError
+from cnngrade.submission.handle import LayerCall, NetDescription, Submission
+from cnngrade.submission.layout import file_for
+from cnngrade.submission.loading import LoadedModule, load_module
+from cnngrade.submission.plain import to_plain
+from cnngrade.submission.sources import read_source
+from cnngrade.submission.training import Recipe, fit, predict
 
 T = TypeVar("T")
 
 
 class InProcessSubmission(Submission):
-    """A :class:`~cnngrade.handle.Submission` whose code runs in this process."""
+    """A :class:`~cnngrade.submission.handle.Submission` whose code runs in this process."""
 
     def __init__(self, path: Path, *, definitions_only: bool = True) -> None:
         super().__init__(path)
@@ -159,7 +159,7 @@ def format_arguments(args: tuple, kwargs: dict) -> str:
 
 
 def file_for_or_none(submission: Path, part: str) -> Path | None:
-    """Like :func:`cnngrade.layout.file_for`, but ``None`` for a missing part."""
+    """Like :func:`cnngrade.submission.layout.file_for`, but ``None`` for a missing part."""
     try:
         return file_for(submission, part)
     except SubmissionError:

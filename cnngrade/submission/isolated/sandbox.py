@@ -8,7 +8,7 @@ Tried in order (``CNNGRADE_SANDBOX=bwrap|unshare|none`` forces a choice):
    ``/root``) are first bind-mounted onto a staging directory in a private mount namespace
    (``unshare --mount`` + ``mount --bind``), never in the host's. As an ordinary user: bwrap alone.
 2. **unshare** (util-linux): ``unshare --mount --pid --net --ipc --uts --fork`` (with
-   ``--user --map-root-user`` for an ordinary user) runs :mod:`cnngrade.isolated.nsinit`, which
+   ``--user --map-root-user`` for an ordinary user) runs :mod:`cnngrade.submission.isolated.nsinit`, which
    builds the same file system view, pivots into it and drops to uid 65534 (root) or drops
    every capability (user namespace).
 

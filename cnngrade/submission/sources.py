@@ -14,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from cnngrade.errors import LoadError
+from cnngrade.submission.errors import LoadError
 
 #: Cell magics whose body is still Python code.
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})

@@ -1,7 +1,7 @@
-"""The sandboxed child: ``python -m cnngrade.isolated.child OPTIONS_JSON``.
+"""The sandboxed child: ``python -m cnngrade.submission.isolated.child OPTIONS_JSON``.
 
 It serves requests from the grading process with an
-:class:`~cnngrade.inprocess.InProcessSubmission`: reads request frames from fd 0, answers on a
+:class:`~cnngrade.submission.inprocess.InProcessSubmission`: reads request frames from fd 0, answers on a
 private duplicate of the original fd 1, and points fds 0 / 1 / 2 of the student code at
 ``/dev/null`` / the output log / the output log, so that nothing the student prints can reach
 the protocol. Everything the child uses is imported *before* student code runs; a student who
@@ -23,14 +23,14 @@ import torch.nn  # noqa: F401
 import torch.nn.functional  # noqa: F401
 
 import cnngrade
-import cnngrade.definitions  # noqa: F401
-import cnngrade.layout  # noqa: F401
-import cnngrade.loading  # noqa: F401
-import cnngrade.net_probe  # noqa: F401
-import cnngrade.sources  # noqa: F401
-from cnngrade.errors import WrongReturn, describe_value
-from cnngrade.inprocess import InProcessSubmission
-from cnngrade.isolated import protocol
+import cnngrade.submission.definitions  # noqa: F401
+import cnngrade.submission.layout  # noqa: F401
+import cnngrade.submission.loading  # noqa: F401
+import cnngrade.submission.net_probe  # noqa: F401
+import cnngrade.submission.sources  # noqa: F401
+from cnngrade.submission.errors import WrongReturn, describe_value
+from cnngrade.submission.inprocess import InProcessSubmission
+from cnngrade.submission.isolated import protocol
 
 _exit = os._exit
 

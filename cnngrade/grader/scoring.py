@@ -54,6 +54,10 @@ class Scoreboard:
     def max_score(self) -> float:
         return sum(r.max_score for r in self.counted)
 
+    def score_text(self) -> str:
+        """``Score: 37/40``."""
+        return f"Score: {format_points(self.score)}/{format_points(self.max_score)}"
+
     def table(self) -> list[str]:
         """One line per check, then ``Score: 37/40``."""
         lines = []
@@ -62,7 +66,7 @@ class Scoreboard:
             label = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP"}[r.status]
             note = f" ({r.output})" if r.status == "skipped" and r.output else ""
             lines.append(f"{points:>7}  {label}  {r.title}{note}")
-        lines.append(f"Score: {format_points(self.score)}/{format_points(self.max_score)}")
+        lines.append(self.score_text())
         return lines
 
     def gradescope(self) -> dict:

@@ -1,7 +1,9 @@
-"""The harness's fixed training recipe, and evaluation of predicted labels.
+"""The harness's fixed training recipe: train a submitted architecture, predict labels.
 
 A recipe comes from ``[train]`` in lab.toml. Training is deterministic on the CPU for a fixed
-seed: the model is built, batches are shuffled and dropout masks drawn from that seed.
+seed: the model is built, batches are shuffled and dropout masks drawn from that seed. This runs
+wherever the submission's code runs (in the grading process, or in the sandboxed child); the
+grader computes the accuracy from the predictions (:mod:`cnngrade.grader.accuracy`).
 Images travel as uint8 ``(N, 28, 28)`` tensors and are normalised per batch:
 x = (pixel / 255 - mean) / std.
 """
@@ -17,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnngrade.data.split import MNIST_MEAN, MNIST_STD, normalize
-from cnngrade.errors import StudentCodeError
+from cnngrade.submission.errors import StudentCodeError
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("none", "onecycle")
@@ -138,26 +140,3 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> t
             x = normalize(images[start:start + batch_size], MNIST_MEAN, MNIST_STD)
             out.append(model(x).argmax(dim=1))
     return torch.cat(out) if out else torch.empty(0, dtype=torch.int64)
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """Accuracy, per-class accuracy and the confusion matrix (rows: true class, columns: predicted)."""
-
-    accuracy: float
-    per_class: tuple[float, ...]
-    confusion: torch.Tensor
-
-    def worst_classes(self, k: int = 3) -> list[tuple[int, float]]:
-        ranked = sorted(enumerate(self.per_class), key=lambda item: item[1])
-        return ranked[:k]
-
-
-def evaluate(predictions: torch.Tensor, labels: torch.Tensor, classes: int = 10) -> Evaluation:
-    """Compare predicted with true labels: accuracy = mean(predictions == labels)."""
-    if predictions.shape != labels.shape:
-        raise ValueError(f"{predictions.shape[0]} predictions for {labels.shape[0]} labels")
-    confusion = torch.bincount(labels * classes + predictions, minlength=classes * classes).reshape(classes, classes)
-    per_class = confusion.diagonal() / confusion.sum(dim=1).clamp(min=1)
-    accuracy = float((predictions == labels).float().mean()) if len(labels) else 0.0
-    return Evaluation(accuracy, tuple(float(v) for v in per_class), confusion)

@@ -1,0 +1,53 @@
+"""The ``cnngrade`` command: its verbs, one module each.
+
+* ``cnngrade grade``: :mod:`.grade`, grade submissions (sandboxed unless ``--in-process``);
+* ``cnngrade release``: :mod:`.release`, regenerate the student templates from the reference;
+* ``cnngrade data``: :mod:`.data`, fetch and inspect datasets.
+
+Each verb's module is imported only when that verb runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+#: the repository this package was installed from (an editable install), if any
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+#: verb -> (module, one-line help)
+VERBS = {
+    "grade": ("cnngrade.commands.grade", "grade submissions and print their score"),
+    "release": ("cnngrade.commands.release", "regenerate student_templates/ from reference/"),
+    "data": ("cnngrade.commands.data", "fetch full MNIST into the user cache; show available datasets"),
+}
+
+
+def default_dir(name: str) -> Path:
+    """``./name`` when it exists, else the repository's ``name``."""
+    here = Path.cwd() / name
+    return here if here.exists() else REPOSITORY / name
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cnngrade", description="Grade PyTorch CNN lab submissions, release their templates, manage datasets."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    for verb, (_, summary) in VERBS.items():
+        commands.add_parser(verb, help=summary, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in VERBS:
+        build_parser().parse_args(argv)  # prints the usage (or the help) and exits
+        return 2
+    return int(importlib.import_module(VERBS[argv[0]][0]).main(argv[1:]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

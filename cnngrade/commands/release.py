@@ -1,0 +1,40 @@
+"""``cnngrade release``: regenerate the student templates from the reference (``--check``: compare)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cnngrade.commands import default_dir
+from cnngrade.lab.config import ConfigError, LabConfig
+from cnngrade.lab.release import ReleaseError, release_files, stale_files, write_files
+
+
+def build_parser() -> argparse.ArgumentParser:
+    r = argparse.ArgumentParser(prog="cnngrade release",
+                                description="Regenerate student_templates/ from reference/.")
+    r.add_argument("--reference", type=Path, default=default_dir("reference"))
+    r.add_argument("--out", type=Path, default=default_dir("student_templates"))
+    r.add_argument("--graders", type=Path, default=default_dir("graders"))
+    r.add_argument("--lab-config", type=Path, help="(default: GRADERS/lab.toml)")
+    r.add_argument("--check", action="store_true", help="only report templates that are out of date")
+    return r
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        notebooks = LabConfig.load(args.lab_config or args.graders / "lab.toml").data.get("release", {})
+        files = release_files(args.reference, notebooks.get("notebooks", {}))
+    except (ConfigError, ReleaseError) as exc:
+        print(f"cnngrade release: {exc}", file=sys.stderr)
+        return 2
+    if args.check:
+        stale = stale_files(files, args.out)
+        for name in stale:
+            print(f"{args.out / name} differs from what `cnngrade release` writes")
+        return 1 if stale else 0
+    changed = write_files(files, args.out)
+    print(f"{len(files)} template files in {args.out}; {len(changed)} written: {', '.join(changed) or 'none'}")
+    return 0

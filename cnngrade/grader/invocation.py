@@ -1,0 +1,104 @@
+"""The pytest command line of a grading, and grading in a fresh pytest process.
+
+:func:`pytest_arguments` builds the command line once, for ``cnngrade grade`` (which runs it with
+``pytest.main``) and for :func:`run_graders` / :func:`run_graders_on_each`, which run it as a fresh
+``python -m pytest`` and read back each submission's ``results.json`` (written by the grading
+process's plugin, never by the submission).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cnngrade.grader.submissions import NAME_FIELD, Submissions
+
+
+def pytest_arguments(
+    graders: Path,
+    submissions: Sequence[Path],
+    *,
+    results_json: Path | str | None = None,
+    lab_config: Path | None = None,
+    run_all_code: bool = False,
+    isolated: bool = False,
+    files: Sequence[str] = (),
+    quiet: bool = True,
+) -> list[str]:
+    """``GRADERS[/FILE ...] --rootdir=GRADERS/.. --submission=S ... [options]``: the arguments of one
+    grading run. ``files`` limits it to some grader files (``test_2_forward.py``)."""
+    arguments = [*([str(graders / f) for f in files] or [str(graders)]), f"--rootdir={graders.parent}",
+                 *(f"--submission={s}" for s in submissions), "-p", "no:cacheprovider"]
+    if quiet:
+        arguments.append("-q")
+    if results_json:
+        arguments.append(f"--results-json={results_json}")
+    if lab_config:
+        arguments.append(f"--lab-config={lab_config}")
+    if run_all_code:
+        arguments.append("--run-all-code")
+    if isolated:
+        arguments.append("--isolated")
+    return arguments
+
+
+@dataclass(frozen=True)
+class Grade:
+    """The outcome of one submission's grading: each check's status and feedback, the score, the exit
+    code and the output of the run (shared by every submission graded in that run)."""
+
+    checks: dict[str, dict]
+    score: float
+    max_score: float
+    exit_code: int
+    stdout: str
+
+    def failed(self) -> dict[str, str]:
+        """Failed checks (by check name) with their feedback."""
+        return {name: c["output"] for name, c in self.checks.items() if c["status"] == "failed"}
+
+    def passed(self) -> set[str]:
+        """Names of the checks that passed."""
+        return {name for name, c in self.checks.items() if c["status"] == "passed"}
+
+
+def run_graders_on_each(
+    submissions: Sequence[Path],
+    graders: Path,
+    *options: str,
+    cwd: Path | None = None,
+    files: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    timeout: float = 3600,
+) -> dict[str, Grade]:
+    """Grade ``submissions`` in one fresh ``python -m pytest GRADERS`` process (with ``options``);
+    return each one's :class:`Grade` by submission name (see :mod:`cnngrade.grader.submissions`)."""
+    names = Submissions.from_options(list(submissions), None).names
+    with tempfile.TemporaryDirectory(prefix="cnngrade-") as scratch:
+        pattern = Path(scratch) / f"{NAME_FIELD}.json"
+        command = [sys.executable, "-m", "pytest",
+                   *pytest_arguments(graders, submissions, results_json=pattern, files=files), *options]
+        proc = subprocess.run(command, cwd=cwd or graders.parent, capture_output=True, text=True,
+                              timeout=timeout, env=None if env is None else dict(env))
+        grades = {}
+        for name in names:
+            results = Path(str(pattern).replace(NAME_FIELD, name))
+            if not results.is_file():
+                raise RuntimeError(f"the grader run wrote no results for {name}:\n{proc.stdout}\n{proc.stderr}")
+            data = json.loads(results.read_text(encoding="utf-8"))
+            grades[name] = Grade({t["number"]: t for t in data["tests"]}, data["score"], data["max_score"],
+                                 proc.returncode, proc.stdout)
+    return grades
+
+
+def run_graders(submission: Path, graders: Path, *options: str, cwd: Path | None = None,
+                files: Sequence[str] = (), env: Mapping[str, str] | None = None, timeout: float = 1800) -> Grade:
+    """Grade one submission in a fresh pytest process (see :func:`run_graders_on_each`)."""
+    (grade,) = run_graders_on_each([submission], graders, *options, cwd=cwd, files=files, env=env,
+                                   timeout=timeout).values()
+    return grade

@@ -1,0 +1,78 @@
+"""The command-line options of a grading run, and how to tell a grading run from any other pytest run.
+
+Light on purpose: :mod:`cnngrade.plugin` (loaded by every pytest run in an environment where cnngrade is
+installed) imports this module and nothing heavier.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+#: the file that marks a directory as a grader suite (``graders/lab.toml``)
+LAB_FILE = "lab.toml"
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Register ``--submission``, ``--isolated`` and the other grading options."""
+    group = parser.getgroup("cnngrade", "grading a CNN lab submission")
+    group.addoption(
+        "--submission",
+        metavar="PATH",
+        action="append",
+        help="submission to grade: a directory with the lab's files, one .py or one .ipynb (default: "
+        "student_templates/); give it several times to grade several submissions in one run",
+    )
+    group.addoption(
+        "--lab-config", metavar="PATH", help="lab thresholds and points (default: graders/lab.toml)"
+    )
+    group.addoption(
+        "--run-all-code",
+        action="store_true",
+        help="run the whole submission file, not only its definitions (training loops included)",
+    )
+    group.addoption(
+        "--results-json",
+        metavar="PATH",
+        help="write Gradescope-style results.json here; with several submissions the path must contain "
+        "{name}, which becomes each submission's name",
+    )
+    group.addoption(
+        "--reference",
+        metavar="PATH",
+        help="the lab's reference solution, for speed comparisons (default: reference/)",
+    )
+    group.addoption("--dataset", metavar="NAME", help="dataset for the accuracy checks (default: lab.toml)")
+    group.addoption("--data-root", metavar="DIR", help="directory holding torchvision-layout datasets")
+    group.addoption(
+        "--isolated",
+        action="store_true",
+        help="run the submission in a sandboxed child process (for untrusted code); refuses to grade "
+        "when this machine offers no sandbox",
+    )
+    group.addoption(
+        "--call-timeout",
+        metavar="SECONDS",
+        type=float,
+        help="with --isolated: wall-clock seconds one call into the submission may take (default 60, "
+        "or CNNGRADE_CALL_TIMEOUT; training may take 10 times as long)",
+    )
+
+
+def is_grading_run(config: pytest.Config) -> bool:
+    """Whether this run grades: it is given ``--submission``, or one of its paths lies in a grader
+    suite (a directory holding ``lab.toml``, such as ``graders/``), looking no higher than the
+    rootdir or the directory pytest was started in."""
+    if config.getoption("--submission"):
+        return True
+    here = config.invocation_params.dir
+    stops = {Path(config.rootpath).resolve(), here.resolve()}
+    for arg in config.args:
+        path = (here / arg.split("::", 1)[0]).resolve()
+        for directory in (path, *path.parents):
+            if (directory / LAB_FILE).is_file():
+                return True
+            if directory in stops:
+                break
+    return False
