@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import pytest
 
-from cnngrade.grader.options import add_options, is_grading_run
+from cnngrade.grader.options import add_options, is_grading_run, isolation_limits
+from cnngrade.submission.isolated.limits import Limits
 
 #: the name the grading plugin is registered under
 GRADER_PLUGIN = "cnngrade.grader.plugin"
+#: the sandbox's limits of an ``--isolated`` run (absent: in-process)
+LIMITS = pytest.StashKey[Limits]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -28,6 +31,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def activate(config: pytest.Config) -> None:
-    """Register the grading plugin for this run (once)."""
-    if not config.pluginmanager.has_plugin(GRADER_PLUGIN):
-        config.pluginmanager.import_plugin(GRADER_PLUGIN)
+    """Check the backend options (a usage error refuses the run before torch is imported), then
+    register the grading plugin for this run (once)."""
+    if config.pluginmanager.has_plugin(GRADER_PLUGIN):
+        return
+    limits = isolation_limits(config)
+    if limits is not None:
+        config.stash[LIMITS] = limits
+    config.pluginmanager.import_plugin(GRADER_PLUGIN)

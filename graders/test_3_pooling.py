@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from cnngrade.grader.checks import expect_from_scratch
 from cnngrade.grader.feedback import expect
 from cnngrade.grader.questions import show
 from cnngrade.properties import check_avg_pool2d, check_max_pool2d, property_names
-from graders.conftest import expect_from_scratch
 
 NOT_GRADED = ("gradient", "no_mutation")
 EXERCISES = {

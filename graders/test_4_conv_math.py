@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from cnngrade.grader.checks import expect_from_scratch
 from cnngrade.properties import (
     check_conv2d_param_count,
     check_conv2d_unfold,
@@ -17,7 +18,6 @@ from cnngrade.properties import (
     check_unfold,
     property_names,
 )
-from graders.conftest import expect_from_scratch
 
 NOT_GRADED = ("gradient", "no_mutation")
 CHECKS = {

@@ -27,14 +27,15 @@ def test_inference_speed(submission, reference_submission, lab, benchmark):
         outputs.append(out)
 
     # A busy machine can slow one side of a measurement: a failing ratio is measured again, up to
-    # `attempts` measurements, stopping at the first that passes. A slow net fails every one.
+    # `attempts` measurements, stopping at the first that passes. A ratio more than `remeasure_within`
+    # times below fps_ratio is not noise (the calls are interleaved): it is not measured again.
     for _ in range(settings.get("attempts", 3)):
         outputs.clear()
         result = compare_fps(
             submission.forward, reference_submission.forward, lambda i: image_batch(n, shape, seed=1000 + i),
             repeats=settings["repeats"], warmup=settings["warmup"], check=check,
         )
-        if result.ratio >= settings["fps_ratio"]:
+        if not settings["fps_ratio"] / settings.get("remeasure_within", 4) <= result.ratio < settings["fps_ratio"]:
             break
     benchmark.extra_info.update(student_fps=result.student_fps, reference_fps=result.reference_fps,
                                 ratio=result.ratio)

@@ -1,29 +1,60 @@
-"""Fixtures for testing cnngrade: grade a submission with the real graders, once per session."""
+"""Fixtures for testing cnngrade: the corpus of submissions, each graded once per session.
+
+Tests that assert on gradings are marked ``@pytest.mark.grades("group", ...)`` with the groups of
+:mod:`tests.corpus` they read; those groups start grading in the background once collection ends.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-
 import pytest
 
-from cnngrade.grader.invocation import Grade, run_graders
-from tests.paths import ROOT
+from cnngrade.properties import load_profile
+from tests.corpus import GROUPS, Corpus
+
+# Hypothesis's profile for cnngrade's own tests: ``ci`` when $CI is set, else ``dev``
+# ($CNNGRADE_HYPOTHESIS_PROFILE chooses explicitly); the graders always use ``ci``.
+load_profile()
 
 # hostile submissions are data, never collected (one carries a conftest.py of its own)
 collect_ignore = ["hostile"]
 
+_corpus_key = pytest.StashKey[Corpus]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "grades(*groups): the corpus groups (tests/corpus.py) a test reads")
+
+
+def _corpus(config: pytest.Config) -> Corpus:
+    if _corpus_key not in config.stash:
+        config.stash[_corpus_key] = Corpus()
+    return config.stash[_corpus_key]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    wanted = [group for item in session.items for marker in item.iter_markers("grades") for group in marker.args]
+    unknown = set(wanted) - set(GROUPS)
+    if unknown:
+        raise pytest.UsageError(f"unknown corpus groups {sorted(unknown)} (see tests/corpus.py)")
+    if wanted and not session.config.option.collectonly:
+        _corpus(session.config).start(wanted)
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  # noqa: ANN001 - pytest's reporter
+    if _corpus_key in config.stash:
+        timings = config.stash[_corpus_key].timings()
+        if timings:
+            terminalreporter.section("corpus gradings")
+            for name, (count, seconds) in sorted(timings.items(), key=lambda item: -item[1][1]):
+                terminalreporter.write_line(f"{seconds:6.1f} s  {name} ({count} submissions)")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _corpus_key in config.stash:
+        config.stash[_corpus_key].close()
+
 
 @pytest.fixture(scope="session")
-def grade() -> Callable[..., Grade]:
-    """``grade(path, *pytest_options, cwd=None, files=())``: graders run once per distinct call;
-    ``files`` limits the run to some grader files."""
-    cache: dict[tuple, Grade] = {}
-
-    def _grade(submission: Path, *options: str, cwd: Path | None = None, files: tuple[str, ...] = ()) -> Grade:
-        key = (submission, options, cwd, files)
-        if key not in cache:
-            cache[key] = run_graders(submission, ROOT / "graders", *options, cwd=cwd, files=files)
-        return cache[key]
-
-    return _grade
+def corpus(pytestconfig: pytest.Config) -> Corpus:
+    """The corpus's gradings: ``corpus.grade("buggy_net", "softmax")``."""
+    return _corpus(pytestconfig)

@@ -7,7 +7,6 @@ the fix, when no sandbox works (``CNNGRADE_SANDBOX=none`` simulates such a machi
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.corpus import HANGING_TIMEOUT
 from tests.paths import ROOT, TESTS
 from tests.sandboxes import sandbox_or_skip
 
@@ -38,21 +38,25 @@ def sandboxed() -> None:
     sandbox_or_skip()
 
 
-def test_cnngrade_grade_sandboxes_by_default(sandboxed, tmp_path):
-    results = tmp_path / "results.json"
-    proc = cnngrade("grade", str(SOFTMAX), f"--results-json={results}", "--", "-k", "log_softmax or net_builds",
-                    cwd=tmp_path)
-    assert "Backend: isolated (the submission runs in a sandbox: bubblewrap" in proc.stdout
-    assert proc.returncode == 1
-    assert "FAIL  Output is log-softmax" in proc.stdout
-    assert json.loads(results.read_text())["score"] == 5
+@pytest.mark.grades("reference_command", "reference")
+def test_cnngrade_grade_sandboxes_by_default_and_agrees_with_in_process(sandboxed, corpus):
+    result = corpus.grade("reference_command")
+    assert "Backend: isolated (the submission runs in a sandbox: bubblewrap" in result.stdout
+    assert result.exit_code == 0 and result.failed() == {}
+    assert result.score == result.max_score > 150
+    in_process = corpus.grade("reference")
+    assert {n: c["status"] for n, c in result.checks.items()} == {n: c["status"] for n, c in in_process.checks.items()}
+    assert (result.score, result.max_score) == (in_process.score, in_process.max_score)
 
 
-def test_cnngrade_grade_in_process_is_chosen_explicitly(tmp_path):
-    proc = cnngrade("grade", str(SOFTMAX), "--in-process", "--", "-k", "net_builds", cwd=tmp_path)
-    assert "Backend: in-process (the submission's code runs in the grading process, unsandboxed" in proc.stdout
-    assert proc.returncode == 0, proc.stdout
-    assert "Score: 5/5" in proc.stdout
+@pytest.mark.grades("softmax_command")
+def test_cnngrade_grade_in_process_is_chosen_explicitly_and_needs_no_sandbox(corpus):
+    result = corpus.grade("softmax_command")  # where CNNGRADE_SANDBOX=none: no sandbox works
+    assert "Backend: in-process (the submission's code runs in the grading process, unsandboxed" in result.stdout
+    assert result.exit_code == 1
+    assert "FAIL  Output is log-softmax" in result.stdout
+    assert "Score: 5/15" in result.stdout.splitlines()[-1] or "Score: 5/15" in result.stdout
+    assert (result.score, result.max_score) == (5, 15)
 
 
 def test_without_a_sandbox_grading_is_refused_with_the_reason_and_the_fix(tmp_path):
@@ -69,25 +73,19 @@ def test_without_a_sandbox_grading_is_refused_with_the_reason_and_the_fix(tmp_pa
         assert not results.exists()
 
 
-def test_the_in_process_backend_needs_no_sandbox(tmp_path):
-    proc = graders(f"--submission={SOFTMAX}", "-k", "net_builds", cwd=tmp_path, env=NO_SANDBOX)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Score: 5/5" in proc.stdout
-
-
-def test_call_timeout_is_the_sandboxed_calls_limit(sandboxed, tmp_path):
-    results = tmp_path / "results.json"
-    proc = graders(f"--submission={TESTS / 'hostile' / 'infinite_loop'}", "--isolated", "--call-timeout=2",
-                   f"--results-json={results}", "-k", "output_shape", cwd=tmp_path,
-                   env={**os.environ, "CNNGRADE_MAX_RESTARTS": "0"})
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    (check,) = json.loads(results.read_text())["tests"]
-    assert "timed out after 2 s (the time limit per call)" in check["output"]
+@pytest.mark.grades("hostile_hanging")
+def test_call_timeout_is_the_sandboxed_calls_limit(sandboxed, corpus):
+    """The hanging hostile submissions are graded with --call-timeout (tests/corpus.py)."""
+    for result in corpus.graded("hostile_hanging").grades.values():
+        assert result.exit_code == 1
+        outputs = [check["output"] for check in result.checks.values()]
+        assert any(f"timed out after {HANGING_TIMEOUT} s (the time limit per call)" in o for o in outputs)
 
 
 @pytest.mark.parametrize("options, words", [
     (("--call-timeout=5",), "use it with --isolated"),
     (("--isolated", "--call-timeout=0"), "--call-timeout must be a positive number of seconds, not 0"),
+    (("--submission=a", "--results-json=r.json"), "must contain {name}"),
 ])
 def test_bad_backend_options_are_usage_errors(options, words, tmp_path):
     proc = graders(f"--submission={SOFTMAX}", *options, cwd=tmp_path)

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.paths import ROOT
+from tests.corpus import BUGGY, MODEL_BUGGY, NOTEBOOKS
 from tests.test_reference_and_templates import NET_CHECKS
 
-BUGGY = Path(__file__).parent / "buggy"
-NOTEBOOKS = Path(__file__).parent / "buggy_notebooks"
-
-NET_GRADERS = ("test_1_structure.py", "test_2_forward.py")
 FORWARD_CHECKS = NET_CHECKS - {"test_net_builds", "test_net_layers", "test_parameter_count"}
 
 #: submission -> {failing check: words its feedback must contain}; every other Net check passes.
@@ -67,6 +61,11 @@ NOTEBOOK_EXPECTED: dict[str, dict[str, str]] = {
 }
 
 
+def group_of(name: str) -> str:
+    """The corpus group that grades the buggy submission ``name``."""
+    return "buggy_model" if name in MODEL_BUGGY else "buggy_net"
+
+
 def assert_fails_exactly(result, expected: dict[str, str]) -> None:
     failed = result.failed()
     assert set(failed) & NET_CHECKS == set(expected), failed
@@ -78,30 +77,32 @@ def assert_fails_exactly(result, expected: dict[str, str]) -> None:
 
 def test_corpus_covers_every_bug_directory():
     assert {p.name for p in BUGGY.iterdir() if p.is_dir()} == set(EXPECTED)
+    assert {p.name for p in NOTEBOOKS.glob("*.ipynb")} == set(NOTEBOOK_EXPECTED)
     assert len(EXPECTED) >= 12
 
 
+@pytest.mark.grades("buggy_net", "buggy_model")
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_buggy_submission_fails_the_right_checks(grade, name):
-    assert_fails_exactly(grade(BUGGY / name, files=NET_GRADERS), EXPECTED[name])
+def test_buggy_submission_fails_the_right_checks(corpus, name):
+    assert_fails_exactly(corpus.grade(group_of(name), name), EXPECTED[name])
 
 
+@pytest.mark.grades("buggy_net")
 @pytest.mark.parametrize("name", sorted(NOTEBOOK_EXPECTED))
-def test_buggy_notebook_fails_the_right_checks(grade, name, tmp_path):
-    result = grade(NOTEBOOKS / name, cwd=tmp_path, files=NET_GRADERS)
-    assert_fails_exactly(result, NOTEBOOK_EXPECTED[name])
-    written = [p.name for p in tmp_path.iterdir() if p.name != ".benchmarks"]  # pytest-benchmark's own
-    assert written == [], "grading ran top-level code that wrote files"
+def test_buggy_notebook_fails_the_right_checks(corpus, name):
+    assert_fails_exactly(corpus.grade("buggy_net", name), NOTEBOOK_EXPECTED[name])
 
 
-def test_training_notebook_is_graded_without_its_training_or_download(grade, tmp_path):
-    result = grade(NOTEBOOKS / "trains_and_downloads.ipynb", cwd=tmp_path, files=NET_GRADERS)
-    assert not (tmp_path / "data").exists()
-    assert not (tmp_path / "model.pt").exists()
-    assert result.checks["test_net_builds"]["status"] == "passed"
+@pytest.mark.grades("buggy_net")
+def test_notebooks_are_graded_without_their_training_or_downloads(corpus):
+    graded = corpus.graded("buggy_net")
+    # (the group wrote lab4_reference.ipynb itself; pytest-benchmark may leave .benchmarks)
+    written = sorted(p.name for p in graded.scratch.iterdir() if p.name not in ("lab4_reference.ipynb", ".benchmarks"))
+    assert written == [], "grading ran top-level code that wrote files (data/, model.pt, ...)"
+    assert graded.grades["trains_and_downloads.ipynb"].checks["test_net_builds"]["status"] == "passed"
 
 
-def test_running_all_code_does_run_the_top_level_cells(grade, tmp_path):
-    result = grade(ROOT / "tests" / "buggy_notebooks" / "trains_and_downloads.ipynb", "--run-all-code",
-                   cwd=tmp_path, files=NET_GRADERS)
+@pytest.mark.grades("run_all_code")
+def test_running_all_code_does_run_the_top_level_cells(corpus):
+    result = corpus.grade("run_all_code")
     assert "Running trains_and_downloads.ipynb failed" in result.failed()["test_net_builds"]

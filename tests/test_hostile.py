@@ -3,62 +3,53 @@
 Every submission in tests/hostile/ is graded with ``--isolated`` and must get its verdict: the
 listed checks fail with a reason, the honest part passes, nothing else. The spy, disk-filling,
 forging and poisoning submissions also report what they saw or did, and the host is checked for
-anything they left behind. A batch check grades the reference before and after the whole corpus,
-and a subset that is safe to run unsandboxed is graded in-process too, to show that each of those
-attacks does forge a pass there: the defences are needed. The protocol's decoding of untrusted
-frames is unit-tested at the end.
+anything they left behind. The reference is graded in the same run before and after the hostile
+submissions (one sandboxed child serves it throughout), and a subset that is safe to run unsandboxed
+is graded in-process too, to show that each of those attacks does forge a pass there: the defences
+are needed. The protocol's decoding of untrusted frames is unit-tested at the end.
 
-The grader runs happen once per session, a few at a time, with short per-call timeouts for the
-hanging submissions (CNNGRADE_CALL_TIMEOUT, CNNGRADE_MAX_RESTARTS).
+The gradings are groups of tests/corpus.py (``hostile``, ``hostile_hanging``, ``hostile_model``,
+``forged:NAME``), graded once per session with short per-call timeouts for the hanging submissions
+(CNNGRADE_CALL_TIMEOUT, CNNGRADE_MAX_RESTARTS).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
 import pickle
 import re
 import shutil
-import site
 import struct
 import sys
-import sysconfig
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 import pytest
 import torch
 
-import cnngrade
-from cnngrade.grader.invocation import Grade, run_graders
+from cnngrade.grader.invocation import Grade
 from cnngrade.submission import errors
 from cnngrade.submission.handle import LayerCall, ModuleInfo, NetDescription, ParameterInfo, Submission
 from cnngrade.submission.isolated import IsolatedSubmission, protocol, sandbox
 from cnngrade.submission.isolated.sandbox import SandboxUnavailable
+from tests.corpus import FORGED_IN_PROCESS, HANGING, HANGING_TIMEOUT, HOSTILE, HOSTILE_LEARNS, HOSTILE_MODEL, Corpus
+from tests.host import host_state
 from tests.paths import ROOT
 from tests.sandboxes import sandbox_or_skip
 
-HOSTILE = Path(__file__).parent / "hostile"
-GRADERS = ROOT / "graders"
-#: The Net checks (structure, forward, device); accuracy and speed are added where an attack aims at them.
-NET_FILES = ("test_1_structure", "test_2_forward", "test_6_device")
 STRUCTURE = frozenset({"test_net_builds", "test_net_layers", "test_parameter_count"})
 FORWARD = ("test_forward_returns_tensor", "test_output_shape", "test_finite_outputs", "test_log_softmax",
            "test_eval_deterministic", "test_batch_independence", "test_dropout_active_in_train")
-ENVIRONMENT = {"CNNGRADE_CALL_TIMEOUT": "10", "CNNGRADE_MAX_RESTARTS": "1"}
-WORKERS = 3
 SANDBOX_UID = 65534
-#: Marks of files that hostile submissions plant; none may ever exist on the host.
-PLANTED = ("cnngrade-hostile", "filler-")
 FORGED_MARK = "forged by a hostile submission"
+GROUPS = ("hostile", "hostile_hanging", "hostile_model", "hostile_learns", *(f"forged:{n}" for n in FORGED_IN_PROCESS))
+#: the mark of the tests that read the hostile gradings
+grades_hostile = pytest.mark.grades(*GROUPS)
 
 
 @dataclass(frozen=True)
@@ -67,13 +58,11 @@ class Verdict:
 
     ``failed``: check -> words its feedback contains (any of a tuple); ``passed``: checks that must
     pass (the honest part); ``others``: when set, every other check that ran fails with these words.
-    ``extra``: further grader files to run (accuracy, speed).
     """
 
     failed: dict[str, str | tuple[str, ...]] = field(default_factory=dict)
     passed: frozenset[str] = STRUCTURE
     others: str | None = None
-    extra: tuple[str, ...] = ()
 
 
 DIFFERENT = "gave different outputs"
@@ -88,15 +77,15 @@ EXPECTED: dict[str, Verdict] = {
     "tensor_subclass": Verdict(failed={"test_eval_deterministic": DIFFERENT, "test_batch_independence": DIFFERENT}),
     "patch_torch": Verdict(failed={"test_eval_deterministic": DIFFERENT, "test_batch_independence": DIFFERENT}),
     "patch_builtins": Verdict(failed={"test_relu_on_hidden_layers": "conv1 before it has no ReLU"}),
-    "patch_clock": Verdict(failed={"test_inference_speed": "images/s"}, extra=("test_8_speed",)),
+    "patch_clock": Verdict(failed={"test_inference_speed": "images/s"}),
     "forge_results": Verdict(failed={"test_log_softmax": "raw scores"}),
     "steal_reference": Verdict(failed={"test_log_softmax": "raw scores",
                                        "test_dropout_active_in_train": "no dropout is active"}),
     "spy": Verdict(passed=frozenset(), others="SPY<<"),
     "network": Verdict(passed=frozenset(), others="Network is unreachable"),
-    "infinite_loop": Verdict(others="timed out after 10 s"),
-    "swallow_timeout": Verdict(others="timed out after 10 s"),
-    "fork_bomb": Verdict(others="timed out after 10 s"),
+    "infinite_loop": Verdict(others=f"timed out after {HANGING_TIMEOUT} s"),
+    "swallow_timeout": Verdict(others=f"timed out after {HANGING_TIMEOUT} s"),
+    "fork_bomb": Verdict(others=f"timed out after {HANGING_TIMEOUT} s"),
     "huge_allocation": Verdict(passed=frozenset(), others="can't allocate memory"),
     "print_flood": Verdict(others="printed more than 16 MiB of output"),
     "fill_disk": Verdict(passed=frozenset(), others="DISK<<"),
@@ -104,8 +93,7 @@ EXPECTED: dict[str, Verdict] = {
     "cache_outputs": Verdict(failed={"test_dropout_active_in_train": "no dropout is active"}),
     "garbage_values": Verdict(failed={"test_log_softmax": "raw scores", "test_eval_deterministic": DIFFERENT,
                                       "test_every_parameter_gets_gradient": "get no gradient"}),
-    "model_pt_pickle": Verdict(failed={"test_trained_model": ("cannot be loaded", "Weights only load failed")},
-                               extra=("test_trained_model",)),
+    "model_pt_pickle": Verdict(failed={"test_trained_model": ("cannot be loaded", "Weights only load failed")}),
     "protocol_garbage": Verdict(others="malformed answer"),
     "kill_everything": Verdict(others="killed by SIGKILL"),
     "symlink_reference": Verdict(passed=frozenset(), others="has no lab4_cnn.py"),
@@ -113,141 +101,32 @@ EXPECTED: dict[str, Verdict] = {
     "setsid_background": Verdict(failed={"test_log_softmax": "raw scores"}),
     "nested_namespace": Verdict(failed={"test_log_softmax": "raw scores"}),
     "steal_labels": Verdict(failed={"test_log_softmax": "softmax probabilities",
-                                    "test_learns": ("accuracy on the", "was stopped after", "timed out")},
-                            extra=("test_learns",)),
+                                    "test_learns": ("accuracy on the", "was stopped after", "timed out")}),
 }
 
-#: Submissions that are safe to run unsandboxed (no exits, hangs, floods, kills or writes outside
-#: the run's own files), with checks they get passed in-process although they fail isolated. (Also
-#: safe, and forged in-process when tried: patch_builtins, steal_reference, patch_clock; left out
-#: to keep the suite short.)
-FORGED_IN_PROCESS: dict[str, set[str]] = {
-    "symlink_reference": {"test_net_builds", "test_log_softmax"},
-    "patch_torch": {"test_eval_deterministic", "test_batch_independence"},
-    "pytest_hooks": {"test_log_softmax", "test_eval_deterministic"},
-    "forge_results": {"test_log_softmax"},
-    "fake_tensor": {"test_log_softmax", "test_dropout_active_in_train"},
-}
-
-
-def selection(extra: tuple[str, ...] = ()) -> tuple[str, ...]:
-    return ("-k", " or ".join([*NET_FILES, *extra]))
-
-
-
-
-def planted_files() -> list[str]:
-    """Files with a hostile submission's marks in every place one of them tried to write to."""
-    places = [Path(tempfile.gettempdir()), Path(cnngrade.__file__).parent, Path.home() / ".cache",
-              Path(sysconfig.get_paths()["purelib"]), Path(site.getusersitepackages()), HOSTILE, ROOT / "reference"]
-    found = []
-    for place in places:
-        if not place.is_dir():
-            continue
-        depth = 1 if place == Path(tempfile.gettempdir()) else 4
-        for path in _walk(place, depth):
-            if any(mark in path.name for mark in PLANTED):
-                found.append(str(path))
-    return found
-
-
-def _walk(directory: Path, depth: int):
-    try:
-        entries = list(os.scandir(directory))
-    except OSError:
-        return
-    for entry in entries:
-        yield Path(entry.path)
-        if depth > 1 and entry.is_dir(follow_symlinks=False):
-            yield from _walk(Path(entry.path), depth - 1)
-
-
-def hostile_files() -> dict[str, str]:
-    return {str(p.relative_to(HOSTILE)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-            for p in sorted(HOSTILE.rglob("*")) if "__pycache__" not in p.parts}
+def group_of(name: str) -> str:
+    """The corpus group that grades the hostile submission ``name`` isolated."""
+    for group, names in (("hostile_hanging", HANGING), ("hostile_model", HOSTILE_MODEL),
+                         ("hostile_learns", HOSTILE_LEARNS)):
+        if name in names:
+            return group
+    return "hostile"
 
 
 @dataclass
-class Corpus:
-    """Every grader run of this module, and the state of the host before and after them."""
+class HostileRun:
+    """The isolated gradings of the hostile corpus, the in-process ones, and the host after them."""
 
-    isolated: dict[str, Grade | BaseException]
-    in_process: dict[str, Grade | BaseException]
-    reference_before: Grade
-    reference_after: Grade
-    junit: Path
-    tasks_before: int
-    tasks_after: int
-    planted_before: list[str]
-    planted_after: list[str]
-    files_before: dict[str, str]
-    files_after: dict[str, str]
-    feedback_before: str
-    feedback_after: str
-    seconds: float
-    timings: dict[str, float]
+    corpus: Corpus
 
     def grade(self, name: str, backend: str = "isolated") -> Grade:
-        result = (self.isolated if backend == "isolated" else self.in_process)[name]
-        if isinstance(result, BaseException):
-            raise AssertionError(f"grading {name} ({backend}) failed: {result}") from result
-        return result
+        return self.corpus.grade(group_of(name) if backend == "isolated" else f"forged:{name}", name)
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Corpus:
+def hostile(corpus) -> HostileRun:
     sandbox_or_skip()
-    scratch = tmp_path_factory.mktemp("hostile")
-    junit = scratch / "junit.xml"
-    feedback = Path(cnngrade.__file__).with_name("feedback.py")
-    started = time.monotonic()
-    with mock.patch.dict(os.environ, ENVIRONMENT):
-        planted_before, files_before = planted_files(), hostile_files()
-        feedback_before = hashlib.sha256(feedback.read_bytes()).hexdigest()
-        tasks_before = sandbox.sandboxed_tasks()
-        reference_before = run_graders(ROOT / "reference", GRADERS, "--isolated", *selection())
-
-        def isolated(name: str) -> Grade:
-            options = ["--isolated", *selection(EXPECTED[name].extra)]
-            if name == "forge_results":
-                options.append(f"--junitxml={junit}")
-            return run_graders(HOSTILE / name, GRADERS, *options, cwd=scratch)
-
-        def in_process(name: str) -> Grade:
-            return run_graders(HOSTILE / name, GRADERS, *selection(EXPECTED[name].extra), cwd=scratch)
-
-        jobs = [("isolated", n, isolated) for n in sorted(EXPECTED, key=lambda n: n != "steal_labels")]
-        jobs += [("in_process", n, in_process) for n in sorted(FORGED_IN_PROCESS)]
-        results: dict[str, dict[str, Grade | BaseException]] = {"isolated": {}, "in_process": {}}
-        lock = threading.Lock()
-
-        timings: dict[str, float] = {}
-
-        def run(job):
-            backend, name, grade = job
-            start = time.monotonic()
-            try:
-                outcome: Grade | BaseException = grade(name)
-            except Exception as exc:  # noqa: BLE001 - reported by the test of this submission
-                outcome = exc
-            with lock:
-                results[backend][name] = outcome
-                timings[f"{name} ({backend})"] = time.monotonic() - start
-
-        with ThreadPoolExecutor(WORKERS) as pool:
-            list(pool.map(run, jobs))
-        reference_after = run_graders(ROOT / "reference", GRADERS, "--isolated", *selection())
-        deadline = time.monotonic() + 15
-        while sandbox.sandboxed_tasks() > tasks_before and time.monotonic() < deadline:
-            time.sleep(0.5)
-        return Corpus(
-            isolated=results["isolated"], in_process=results["in_process"], reference_before=reference_before,
-            reference_after=reference_after, junit=junit, tasks_before=tasks_before,
-            tasks_after=sandbox.sandboxed_tasks(), planted_before=planted_before, planted_after=planted_files(),
-            files_before=files_before, files_after=hostile_files(), feedback_before=feedback_before,
-            feedback_after=hashlib.sha256(feedback.read_bytes()).hexdigest(), seconds=time.monotonic() - started,
-            timings=timings,
-        )
+    return HostileRun(corpus)
 
 
 def feedback_of(result: Grade, check: str) -> str:
@@ -272,10 +151,11 @@ def test_corpus_covers_every_hostile_directory():
     assert len(EXPECTED) >= 17
 
 
+@grades_hostile
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_hostile_submission_gets_its_verdict(corpus, name):
+def test_hostile_submission_gets_its_verdict(hostile, name):
     verdict = EXPECTED[name]
-    result = corpus.grade(name)
+    result = hostile.grade(name)
     ran = set(result.checks)
     assert verdict.passed | set(verdict.failed) <= ran, f"checks missing from the run: {sorted(ran)}"
     failed = result.failed()
@@ -295,8 +175,9 @@ def test_hostile_submission_gets_its_verdict(corpus, name):
     assert result.exit_code == 1
 
 
-def test_spy_sees_no_secret_no_network_and_no_privilege(corpus):
-    report = report_between(feedback_of(corpus.grade("spy"), "test_net_builds"), "SPY<<", ">>SPY")
+@grades_hostile
+def test_spy_sees_no_secret_no_network_and_no_privilege(hostile):
+    report = report_between(feedback_of(hostile.grade("spy"), "test_net_builds"), "SPY<<", ">>SPY")
     check_spy_report(report, sandbox.detect())
 
 
@@ -319,8 +200,9 @@ def check_spy_report(report: dict, box: sandbox.Sandbox) -> None:
     assert len(report["pids"]) <= 3 and report["hostname"] == "sandbox" and report["cwd"] == "/tmp"
 
 
-def test_filling_the_disk_stays_in_the_sandboxs_capped_tmpfs(corpus):
-    report = report_between(feedback_of(corpus.grade("fill_disk"), "test_net_builds"), "DISK<<", ">>DISK")
+@grades_hostile
+def test_filling_the_disk_stays_in_the_sandboxs_capped_tmpfs(hostile):
+    report = report_between(feedback_of(hostile.grade("fill_disk"), "test_net_builds"), "DISK<<", ">>DISK")
     from cnngrade.submission.isolated.limits import Limits
 
     defaults = Limits()
@@ -333,55 +215,68 @@ def test_filling_the_disk_stays_in_the_sandboxs_capped_tmpfs(corpus):
             assert outcome == {"mib": 0, "stopped": "EROFS"} or outcome["stopped"] in ("EACCES", "EPERM"), report
 
 
-def test_forged_results_and_junit_are_not_what_the_grader_reports(corpus):
-    result = corpus.grade("forge_results")
+@grades_hostile
+def test_forged_results_and_junit_are_not_what_the_grader_reports(hostile):
+    result = hostile.grade("forge_results")
     assert result.score < result.max_score
     assert all(FORGED_MARK not in c["output"] for c in result.checks.values())
-    junit = corpus.junit.read_text()
-    assert FORGED_MARK not in junit and 'failures="1"' in junit
+    junit = (hostile.corpus.graded("hostile").scratch / "junit.xml").read_text()
+    assert FORGED_MARK not in junit
+    assert re.search(r'<testcase [^>]*name="test_log_softmax\[forge_results\]"[^>]*>\s*<failure', junit)
 
 
-def test_nothing_is_planted_on_the_host_and_the_next_grading_is_normal(corpus):
-    assert corpus.planted_after == corpus.planted_before == []
-    assert corpus.files_after == corpus.files_before
-    assert corpus.feedback_after == corpus.feedback_before
+@grades_hostile
+def test_nothing_is_planted_on_the_host_and_the_next_grading_is_normal(hostile):
+    hostile.corpus.wait(isolated=True)
+    before, after = hostile.corpus.host_before, host_state()
+    assert after.planted == before.planted == ()
+    assert after.hostile_files == before.hostile_files
+    assert after.feedback == before.feedback
     assert not Path("/tmp/cnngrade-hostile-model-pt-ran").exists()
     assert not Path(tempfile.gettempdir(), "cnngrade-hostile-conftest-ran").exists()
 
 
-def test_reference_graded_before_and_after_the_hostile_batch_keeps_its_score(corpus):
-    before, after = corpus.reference_before, corpus.reference_after
+@grades_hostile
+def test_reference_graded_before_and_after_the_hostile_batch_keeps_its_score(hostile):
+    before, after = (hostile.corpus.grade("hostile", name) for name in ("reference", "reference-2"))
     assert before.failed() == {} and after.failed() == {}
     assert before.score == after.score == before.max_score > 0
     assert {n: c["status"] for n, c in before.checks.items()} == {n: c["status"] for n, c in after.checks.items()}
 
 
+@grades_hostile
 @pytest.mark.skipif(os.geteuid() != 0, reason="counts the processes of root's sandbox uids")
-def test_no_sandboxed_process_outlives_its_grading(corpus):
-    assert corpus.tasks_after <= corpus.tasks_before
+def test_no_sandboxed_process_outlives_its_grading(hostile):
+    hostile.corpus.wait(isolated=True)
+    deadline = time.monotonic() + 15
+    while sandbox.sandboxed_tasks() > hostile.corpus.host_before.sandboxed_tasks and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert sandbox.sandboxed_tasks() <= hostile.corpus.host_before.sandboxed_tasks
 
 
-def test_flooded_output_does_not_reach_the_grader(corpus):
-    result = corpus.grade("print_flood")
+@grades_hostile
+def test_flooded_output_does_not_reach_the_grader(hostile):
+    result = hostile.grade("print_flood")
     assert len(result.stdout) < 1 << 20
     assert "spam spam" in feedback_of(result, "test_forward_returns_tensor")  # the tail is shown
 
 
+@grades_hostile
 @pytest.mark.parametrize("name", sorted(FORGED_IN_PROCESS))
-def test_the_in_process_backend_is_forged_where_the_isolated_one_is_not(corpus, name):
-    isolated, in_process = corpus.grade(name), corpus.grade(name, "in_process")
-    forged = FORGED_IN_PROCESS[name]
+def test_the_in_process_backend_is_forged_where_the_isolated_one_is_not(hostile, name):
+    """Graded in-process on the checks it forges (tests/corpus.py), it passes them; isolated, it fails them."""
+    isolated, in_process = hostile.grade(name), hostile.grade(name, "in_process")
+    forged = set(FORGED_IN_PROCESS[name])
     assert forged <= in_process.passed(), {c: in_process.checks.get(c) for c in forged}
     assert forged.isdisjoint(isolated.passed())
-    assert in_process.score > isolated.score
 
 
-def test_the_corpus_is_graded_in_reasonable_time(corpus):
-    print(f"hostile corpus: {len(EXPECTED)} isolated + {len(FORGED_IN_PROCESS)} in-process + 2 reference "
-          f"gradings in {corpus.seconds:.0f} s")
-    for run, seconds in sorted(corpus.timings.items(), key=lambda item: -item[1]):
-        print(f"  {seconds:6.1f} s  {run}")
-    assert corpus.seconds < 900
+@grades_hostile
+def test_the_corpus_is_graded_in_reasonable_time(hostile):
+    for group in GROUPS:
+        graded = hostile.corpus.graded(group)
+        print(f"{group}: {len(graded.grades)} submissions in {graded.seconds:.0f} s")
+    assert all(hostile.corpus.graded(group).seconds < 600 for group in GROUPS)
 
 
 # --------------------------------------------------------------------------- the sandbox itself
@@ -491,7 +386,7 @@ def test_the_child_sees_no_bundled_data_and_no_repository():
     assert not any(s == str(ROOT) or s.startswith(str(ROOT) + os.sep) for s in sources), sources
     assert all(not (Path(m.source) / "reference").exists() for m in mounts if m.kind == "ro"), mounts
     staged = Path(sandbox.staged_package(), "cnngrade")
-    assert (staged / "isolated" / "child.py").is_file()
+    assert (staged / "submission" / "isolated" / "child.py").is_file()
     assert [p for p in staged.rglob("*") if p.is_file() and p.suffix != ".py"] == []
 
 

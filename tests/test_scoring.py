@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
+
+import pytest
 
 from cnngrade.grader.scoring import Scoreboard
+from cnngrade.grader.submissions import Submissions, submission_name
+from cnngrade.lab.config import ConfigError, LabConfig
 from tests.paths import ROOT
 
 
@@ -21,33 +25,39 @@ def test_a_check_fails_if_any_phase_fails_and_skips_count_for_nothing():
     assert results["tests"][0]["output"] == "teardown broke"
 
 
-def test_points_are_overridden_by_lab_toml(grade, tmp_path):
+def test_lab_toml_points_override_the_markers(tmp_path):
     config = tmp_path / "lab.toml"
-    config.write_text((ROOT / "graders" / "lab.toml").read_text().replace(
-        "[points]\n", "[points]\ntest_net_builds = 7\n"))
-    result = grade(ROOT / "reference", f"--lab-config={config}")
+    config.write_text((ROOT / "graders" / "lab.toml").read_text().replace("[points]\n", "[points]\ntest_x = 7\n"))
+    lab = LabConfig.load(config)
+    assert lab.points("test_x", 5) == 7 and lab.points("test_y", 5) == 5
+
+
+def test_lab_config_errors_name_the_file_and_the_key(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        LabConfig.load(tmp_path / "missing.toml")
+    broken = tmp_path / "lab.toml"
+    broken.write_text("[net\n")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        LabConfig.load(broken)
+    broken.write_text("[net]\n")
+    with pytest.raises(ConfigError, match="has no setting `net.classes`"):
+        LabConfig.load(broken).setting("net.classes")
+
+
+def test_submissions_get_unique_names_and_their_own_results_file():
+    submissions = Submissions.from_options([ROOT / "reference", "tests/buggy/softmax", ROOT / "reference",
+                                            "my work/lab 4.ipynb"], "out/{name}/results.json")
+    assert submissions.names == ["reference", "softmax", "reference-2", "lab_4.ipynb"]
+    assert submissions.results_path("softmax") == Path("out/softmax/results.json")
+    assert submissions.after("softmax") == "reference-2" and submissions.after("lab_4.ipynb") is None
+    assert submission_name(ROOT / "reference" / ".") == "reference"
+    with pytest.raises(pytest.UsageError, match="must contain {name}"):
+        Submissions.from_options(["a", "b"], "results.json")
+
+
+@pytest.mark.grades("custom_lab")
+def test_a_lab_toml_overrides_points_and_replaces_the_count_by_a_budget(corpus):
+    result = corpus.grade("custom_lab")
     assert result.checks["test_net_builds"]["max_score"] == 7
     assert result.checks["test_parameter_count"]["max_score"] == 10
-
-
-def test_parameter_budget_replaces_the_exact_count(grade, tmp_path):
-    config = tmp_path / "lab.toml"
-    config.write_text((ROOT / "graders" / "lab.toml").read_text().replace(
-        "expected_parameters = 21840", "parameter_budget = [1000, 5000]"))
-    result = grade(ROOT / "reference", f"--lab-config={config}")
     assert "Net has 21,840 parameters; the budget is 1,000 to 5,000." in result.failed()["test_parameter_count"]
-
-
-def test_cli_grade_prints_the_score_and_writes_results(tmp_path, capfd):
-    import subprocess
-    import sys
-
-    results = tmp_path / "out" / "results.json"
-    command = [sys.executable, "-m", "cnngrade", "grade", str(ROOT / "tests" / "buggy" / "softmax"),
-               f"--results-json={results}", "--", "-k", "log_softmax or net_builds"]
-    proc = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
-    assert proc.returncode == 1
-    assert "FAIL  Output is log-softmax" in proc.stdout
-    data = json.loads(results.read_text())
-    assert (data["score"], data["max_score"]) == (5, 15)
-    assert "Score: 5/15" in proc.stdout

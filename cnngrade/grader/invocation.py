@@ -31,9 +31,13 @@ def pytest_arguments(
     quiet: bool = True,
 ) -> list[str]:
     """``GRADERS[/FILE ...] --rootdir=GRADERS/.. --submission=S ... [options]``: the arguments of one
-    grading run. ``files`` limits it to some grader files (``test_2_forward.py``)."""
+    grading run. ``files`` limits it to some grader files (``test_2_forward.py``).
+
+    ``--assert=plain``: the graders fail through :mod:`cnngrade.grader.feedback`, never a bare
+    ``assert``, so pytest need not rewrite the modules of every plugin it loads (hypothesis's and
+    cnngrade's, about 2 s a run where bytecode is not cached, as with PYTHONDONTWRITEBYTECODE)."""
     arguments = [*([str(graders / f) for f in files] or [str(graders)]), f"--rootdir={graders.parent}",
-                 *(f"--submission={s}" for s in submissions), "-p", "no:cacheprovider"]
+                 *(f"--submission={s}" for s in submissions), "-p", "no:cacheprovider", "--assert=plain"]
     if quiet:
         arguments.append("-q")
     if results_json:

@@ -1,7 +1,9 @@
-"""The command-line options of a grading run, and how to tell a grading run from any other pytest run.
+"""The command-line options of a grading run, how to tell a grading run from any other pytest run, and
+the check that a sandbox works for ``--isolated``.
 
 Light on purpose: :mod:`cnngrade.plugin` (loaded by every pytest run in an environment where cnngrade is
-installed) imports this module and nothing heavier.
+installed) imports this module, which imports no torch, so that a run that does not grade pays nothing
+and a refused ``--isolated`` is refused at once.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from cnngrade.submission.isolated.limits import Limits
 
 #: the file that marks a directory as a grader suite (``graders/lab.toml``)
 LAB_FILE = "lab.toml"
@@ -58,6 +62,25 @@ def add_options(parser: pytest.Parser) -> None:
         help="with --isolated: wall-clock seconds one call into the submission may take (default 60, "
         "or CNNGRADE_CALL_TIMEOUT; training may take 10 times as long)",
     )
+
+
+def isolation_limits(config: pytest.Config) -> Limits | None:
+    """The sandbox's limits with ``--isolated`` (None without), after checking that a sandbox works
+    here: it fails closed, with a usage error that says why and how to fix it, before any heavy import."""
+    if not config.getoption("--isolated"):
+        if config.getoption("--call-timeout") is not None:
+            raise pytest.UsageError("--call-timeout limits the isolated backend's calls: use it with --isolated")
+        return None
+    from cnngrade.submission.isolated import sandbox
+
+    try:
+        sandbox.detect()
+        timeout = config.getoption("--call-timeout")
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"--call-timeout must be a positive number of seconds, not {timeout:g}")
+        return Limits.from_env(**({} if timeout is None else {"call_timeout": timeout}))
+    except (sandbox.SandboxUnavailable, ValueError) as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def is_grading_run(config: pytest.Config) -> bool:

@@ -3,9 +3,9 @@
 * ``--submission PATH`` picks the submission (default ``student_templates/``); given several times, the
   run grades each in turn (every check is parametrized by the submission's name) and keeps a score
   per submission;
-* ``--isolated`` runs submissions in sandboxed child processes, and refuses to start when no sandbox
-  works; the children start before the checks that need them (the next submission's while the
-  current one is graded);
+* ``--isolated`` runs submissions in sandboxed child processes (:mod:`cnngrade.plugin` has checked
+  that a sandbox works); the children start before the checks that need them (the next
+  submission's while the current one is graded);
 * the ``submission`` fixture is the only way graders reach student code;
 * ``@pytest.mark.points(n)`` gives a check its points (``[points]`` in lab.toml overrides);
 * feedback from :class:`~cnngrade.submission.errors.SubmissionError` is shown without a traceback;
@@ -16,24 +16,26 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
 from cnngrade.data import DataError, Split, load_bundled_mnist, load_dataset
+from cnngrade.grader.checks import check_property
+from cnngrade.grader.inputs import image_batch
 from cnngrade.grader.scoring import Scoreboard
 from cnngrade.grader.submissions import Submissions
 from cnngrade.lab.config import ConfigError, LabConfig
+from cnngrade.plugin import LIMITS
 from cnngrade.submission import Submission, open_submission
 from cnngrade.submission.errors import SubmissionError
-from cnngrade.submission.isolated.limits import Limits
 
 SEED = 0
 
-_limits_key = pytest.StashKey[Limits]()
 _submissions_key = pytest.StashKey[Submissions]()
 _lab_key = pytest.StashKey["LabConfig | ConfigError"]()
 #: handles started before the first check that uses them, by key: ``"reference"``, ``"submission:NAME"``
@@ -43,30 +45,12 @@ REFERENCE = "reference"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "points(n): the points a grader check is worth")
-    if config.getoption("--isolated"):
-        config.stash[_limits_key] = _isolation_limits(config)
-    elif config.getoption("--call-timeout") is not None:
-        raise pytest.UsageError("--call-timeout limits the isolated backend's calls: use it with --isolated")
     submissions = Submissions.from_options(
         config.getoption("--submission") or [_option_path(config, None, "student_templates")],
         config.getoption("--results-json"),
     )
     config.stash[_submissions_key] = submissions
     config.pluginmanager.register(ScoreCollector(config, submissions), "cnngrade-score")
-
-
-def _isolation_limits(config: pytest.Config) -> Limits:
-    """The sandbox's limits, after checking that a sandbox works here (fails closed: a usage error)."""
-    from cnngrade.submission.isolated import sandbox
-
-    try:
-        sandbox.detect()
-        timeout = config.getoption("--call-timeout")
-        if timeout is not None and not timeout > 0:
-            raise ValueError(f"--call-timeout must be a positive number of seconds, not {timeout:g}")
-        return Limits.from_env(**({} if timeout is None else {"call_timeout": timeout}))
-    except (sandbox.SandboxUnavailable, ValueError) as exc:
-        raise pytest.UsageError(str(exc)) from None
 
 
 def _option_path(config: pytest.Config, name: str | None, default: str) -> Path:
@@ -104,14 +88,14 @@ def _open(config: pytest.Config, key: str) -> Submission:
     else:
         name = key.removeprefix("submission:")
         path, definitions_only = config.stash[_submissions_key][name], not config.getoption("--run-all-code")
-    return open_submission(path, isolated=_limits_key in config.stash, limits=config.stash.get(_limits_key, None),
+    return open_submission(path, isolated=LIMITS in config.stash, limits=config.stash.get(LIMITS, None),
                            definitions_only=definitions_only)
 
 
 def _start(config: pytest.Config, key: str) -> None:
     """With --isolated, start the child of ``key`` now (it imports torch while checks run)."""
     started = config.stash.setdefault(_started_key, {})
-    if _limits_key in config.stash and key not in started:
+    if LIMITS in config.stash and key not in started:
         started[key] = _open(config, key)
         started[key].start()
 
@@ -164,7 +148,21 @@ def reference_submission(pytestconfig: pytest.Config) -> Iterator[Submission]:
     yield from _handle(pytestconfig, REFERENCE)
 
 
-# --------------------------------------------------------------------------- data
+# --------------------------------------------------------------------------- inputs and data
+
+
+@pytest.fixture
+def images(lab: LabConfig) -> Callable[..., torch.Tensor]:
+    """``images(n, seed=0)``: a reproducible batch of n input images of the lab's input shape."""
+    shape = tuple(lab.setting("net.input_shape"))
+    return lambda n, seed=0: image_batch(n, shape, seed)
+
+
+@pytest.fixture
+def property_check(submission: Submission) -> Callable[[Callable[..., Any], str, str], None]:
+    """``property_check(check, name, prop)``: run one property of a cnngrade.properties suite on the
+    submission's function ``name`` (:func:`cnngrade.grader.checks.check_property`)."""
+    return lambda check, name, prop: check_property(submission, check, name, prop)
 
 
 @pytest.fixture(scope="session")
@@ -243,7 +241,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 def _backend(config: pytest.Config) -> str:
     """Which backend runs the submission, in words (the report header and the score section say it)."""
-    if _limits_key in config.stash:
+    if LIMITS in config.stash:
         from cnngrade.submission.isolated import sandbox
 
         return f"isolated (the submission runs in a sandbox: {sandbox.detect().description})"

@@ -30,43 +30,31 @@ order, returns the names of the properties checked, and raises :class:`PropertyF
 
 Checks: :func:`check_max_pool2d`, :func:`check_avg_pool2d` (:mod:`.pooling`);
 :func:`check_unfold`, :func:`check_fold`, :func:`check_conv2d` (alias
-:func:`check_conv2d_unfold`), :func:`check_conv_output_size`, :func:`check_conv2d_param_count`,
-:func:`check_linear_param_count` (:mod:`.convolution`). Strategies: :mod:`.strategies`.
+:func:`check_conv2d_unfold`) (:mod:`.convolution`); :func:`check_conv_output_size`,
+:func:`check_conv2d_param_count`, :func:`check_linear_param_count` (:mod:`.arithmetic`).
+Strategies: :mod:`.strategies`.
+
+The machinery, one module each: :mod:`.supports` (:class:`Supports`), :mod:`.failure`
+(:class:`PropertyFailed`), :mod:`.formatting`, :mod:`.comparison` (tolerances), :mod:`.calling`
+(adapting and calling an implementation), :mod:`.catalogue` (properties and their selection),
+:mod:`.context` (one check of one implementation), :mod:`.shared` (what every tensor suite
+shares), :mod:`.running` (the runner, :func:`property_names`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
-
 from cnngrade.properties import strategies
-from cnngrade.properties.convolution import (
-    check_conv2d,
+from cnngrade.properties.arithmetic import (
     check_conv2d_param_count,
-    check_conv2d_unfold,
     check_conv_output_size,
-    check_fold,
     check_linear_param_count,
-    check_unfold,
 )
-from cnngrade.properties.core import PropertyFailed, Supports, as_supports
+from cnngrade.properties.convolution import check_conv2d, check_conv2d_unfold, check_fold, check_unfold
+from cnngrade.properties.failure import PropertyFailed
 from cnngrade.properties.pooling import check_avg_pool2d, check_max_pool2d
 from cnngrade.properties.profiles import active_settings, load_profile, register_profiles
-
-
-def property_names(
-    check: Callable[..., Any], supports: Supports | str | Iterable[str] | None = None, fn: Any = None
-) -> tuple[str, ...]:
-    """The names of the properties ``check`` runs with this ``supports`` declaration, in order
-    (for ``@pytest.mark.parametrize``). Pass ``fn`` when it is an ``nn.Module`` instance: the
-    properties that need other arguments than the layer's own are then left out."""
-    fixed_names = getattr(check, "property_list", None)
-    if fixed_names is not None:
-        return tuple(fixed_names)
-    catalogue = check.catalogue  # type: ignore[attr-defined]
-    fixed = check.context(fn, supports).fixed if fn is not None else None  # type: ignore[attr-defined]
-    return tuple(p.name for p in catalogue.applicable(as_supports(supports), fixed))
-
+from cnngrade.properties.running import property_names
+from cnngrade.properties.supports import Supports
 
 __all__ = [
     "PropertyFailed",

@@ -1,4 +1,22 @@
-"""Property checks for unfold (im2col), fold, convolution and convolution arithmetic.
+r"""Property checks for unfold (im2col), fold and 2-D convolution.
+
+For an input of ``C`` channels, a ``kh x kw`` kernel, stride ``s``, padding ``p`` and dilation
+``d`` (each per dimension), the number of blocks along a dimension of size ``H`` is
+
+.. math::
+
+    H_{out} = \left\lfloor \frac{H + 2p - d(k - 1) - 1}{s} \right\rfloor + 1
+
+and, with ``L = H_out * W_out``::
+
+    unfold(x)       (N, C, H, W) -> (N, C*kh*kw, L)
+                    out[n, c*kh*kw + u*kw + v, i*W_out + j] = x_pad[n, c, s*i + d*u, s*j + d*v]
+    fold(patches)   (N, C*kh*kw, L) -> (N, C, *output_size), the inverse placement, overlapping
+                    values summed (so fold(unfold(x)) = x times the number of blocks covering
+                    each position)
+    conv2d(x, w, b) (N, C_in, H, W), w: (C_out, C_in/g, kh, kw), b: (C_out,) -> (N, C_out, H_out, W_out)
+                    out[n, o, i, j] = b[o] + sum_{c, u, v} w[o, c, u, v] * x_pad[n, G*C_in/g + c, s*i + d*u, s*j + d*v]
+                    for g groups, G = o // (C_out/g) the group of output channel o
 
 =====================  =================  ====================================================
 check                  takes              properties, in the order they run
@@ -11,13 +29,10 @@ check_fold             F.fold's           shape, matches_torch, no_mutation, rou
                                           linearity, gradient, errors
 check_conv2d           F.conv2d's         shape, matches_torch, no_mutation, bias, linearity_input,
 (check_conv2d_unfold)                     linearity_weight, gradient, errors
-check_conv_output_size (size, kernel_size, formula
-                       stride, padding,
-                       dilation)
-check_conv2d_param_count (in, out, k,     matches_torch (the parameters of ``nn.Conv2d``)
-                       bias)
-check_linear_param_count (in, out, bias)  matches_torch (the parameters of ``nn.Linear``)
 =====================  =================  ====================================================
+
+The arithmetic of these layers (output size, parameter counts) is checked by
+:mod:`.arithmetic`.
 
 Implementations are called with keyword arguments, so both torch's argument order
 (``unfold(input, kernel_size, dilation=1, padding=0, stride=1)``) and the lab's
@@ -35,11 +50,18 @@ with ``torch.func.functional_call``), and an ``nn.Module`` class is built per ex
 Tolerances: ``torch.testing.assert_close``'s for the dtype, widened by the rounding a sum of
 ``C*kh*kw`` products can accumulate (relative to the same sum of magnitudes); unfold, which
 only copies values, must be exact.
+
+Why one module of this size: the three suites are one concept, the sliding-window arithmetic
+above in its three forms. They share one context (``_Ctx``, which calls and describes all three
+kinds of case), one reference (:func:`expected_shape`, :func:`torch_result`, the error bound
+of a sum) and their ``matches_torch`` property, and each suite's own properties check it
+against the others (unfold against torch's fold, fold against torch's unfold, the convolution's
+linearity with the same bounds); split, each part would import most of the rest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -47,38 +69,19 @@ import torch
 import torch.nn.functional as F
 from hypothesis import strategies as st
 
-from cnngrade.properties.core import (
-    Catalogue,
-    CheckContext,
-    Property,
-    PropertyFailed,
-    Supports,
-    as_supports,
-    callable_name,
-    describe_result,
-    describe_tensor,
-    errors_property,
-    exception_text,
-    expose,
-    format_kwargs,
-    format_shape,
-    gradient_property,
-    no_mutation_property,
-    reraised,
-    run_check,
-    run_property,
-    shape_property,
-)
+from cnngrade.properties.catalogue import Draw, Names, Property, one
+from cnngrade.properties.context import CheckContext
+from cnngrade.properties.formatting import describe_tensor, format_kwargs, format_shape
+from cnngrade.properties.running import expose, run_check
+from cnngrade.properties.shared import tensor_catalogue
 from cnngrade.properties.strategies import (
     COEFFICIENTS,
     ConvCase,
     FoldCase,
-    SizeCase,
     UnfoldCase,
     conv_cases,
     conv_error_cases,
     conv_output_size,
-    conv_output_size_cases,
     fold_cases,
     fold_error_cases,
     laid_out_tensors,
@@ -86,6 +89,7 @@ from cnngrade.properties.strategies import (
     unfold_cases,
     unfold_error_cases,
 )
+from cnngrade.properties.supports import SupportsArg
 
 Case = UnfoldCase | FoldCase | ConvCase
 
@@ -454,122 +458,81 @@ def _linearity_weight(ctx: _Ctx, case: ConvCase, v: torch.Tensor, a: float, b: f
 # Catalogues
 
 
-def _one(make: Any) -> Any:
-    return lambda ctx: st.tuples(make(ctx))
+def _cases(cases: Callable[..., st.SearchStrategy], **options: Any) -> Draw:
+    """Draws ``cases(supports, fixed=..., **options)`` for a context."""
+    return lambda ctx: cases(ctx.supports, fixed=ctx.fixed, **options)
 
 
-def _unfold_catalogue() -> Catalogue:
-    cat = Catalogue("check_unfold")
-    cases = _one(lambda ctx: unfold_cases(ctx.supports, fixed=ctx.fixed))
-    cat.add(Property("shape", "output shape (N, C*kh*kw, L)", cases, shape_property))
-    cat.add(Property("matches_torch", "equal to torch.nn.functional.unfold", cases, _matches_torch))
-    cat.add(Property("no_mutation", "the input is left unchanged", cases, no_mutation_property))
-    cat.add(Property("roundtrip", "F.fold(unfold(x)) == x * overlap count", cases, _unfold_roundtrip))
-    cat.add(
+UNFOLD = tensor_catalogue(
+    "check_unfold",
+    _cases(unfold_cases),
+    shape="output shape (N, C*kh*kw, L)",
+    torch_name="torch.nn.functional.unfold",
+    matches_torch=_matches_torch,
+    own=[
         Property(
-            "gradient",
-            "float64 gradients equal torch's",
-            _one(lambda ctx: unfold_cases(ctx.supports, fixed=ctx.fixed, dtype=torch.float64)),
-            gradient_property,
-        )
-    )
-    cat.add(
+            "roundtrip",
+            "F.fold(unfold(x)) == x * overlap count",
+            one(_cases(unfold_cases)),
+            _unfold_roundtrip,
+        ),
+    ],
+    gradient_cases=_cases(unfold_cases, dtype=torch.float64),
+    error_cases=lambda ctx: unfold_error_cases(ctx.supports),
+    errors="stride 0 and kernels larger than the padded input raise",
+)
+
+FOLD = tensor_catalogue(
+    "check_fold",
+    _cases(fold_cases),
+    shape="output shape (N, C, *output_size)",
+    torch_name="torch.nn.functional.fold",
+    matches_torch=_matches_torch,
+    own=[
         Property(
-            "errors",
-            "stride 0 and kernels larger than the padded input raise",
-            _one(lambda ctx: unfold_error_cases(ctx.supports)),
-            errors_property,
-            axis="errors",
-            varies_args=True,
-        )
-    )
-    return cat
+            "roundtrip",
+            "fold(F.unfold(x)) == x * overlap count",
+            one(_cases(fold_cases)),
+            _fold_roundtrip,
+        ),
+        Property("linearity", "fold(a*p + b*q) == a*fold(p) + b*fold(q)", _two_patch_sets, _fold_linearity),
+    ],
+    gradient_cases=_cases(fold_cases, dtype=torch.float64),
+    error_cases=lambda ctx: fold_error_cases(ctx.supports),
+    errors="stride 0 and a wrong number of patches raise",
+)
 
-
-def _fold_catalogue() -> Catalogue:
-    cat = Catalogue("check_fold")
-    cases = _one(lambda ctx: fold_cases(ctx.supports, fixed=ctx.fixed))
-    cat.add(Property("shape", "output shape (N, C, *output_size)", cases, shape_property))
-    cat.add(Property("matches_torch", "equal to torch.nn.functional.fold", cases, _matches_torch))
-    cat.add(Property("no_mutation", "the input is left unchanged", cases, no_mutation_property))
-    cat.add(Property("roundtrip", "fold(F.unfold(x)) == x * overlap count", cases, _fold_roundtrip))
-    cat.add(
-        Property("linearity", "fold(a*p + b*q) == a*fold(p) + b*fold(q)", _two_patch_sets, _fold_linearity)
-    )
-    cat.add(
-        Property(
-            "gradient",
-            "float64 gradients equal torch's",
-            _one(lambda ctx: fold_cases(ctx.supports, fixed=ctx.fixed, dtype=torch.float64)),
-            gradient_property,
-        )
-    )
-    cat.add(
-        Property(
-            "errors",
-            "stride 0 and a wrong number of patches raise",
-            _one(lambda ctx: fold_error_cases(ctx.supports)),
-            errors_property,
-            axis="errors",
-            varies_args=True,
-        )
-    )
-    return cat
-
-
-def _conv_catalogue() -> Catalogue:
-    cat = Catalogue("check_conv2d")
-    cases = _one(lambda ctx: conv_cases(ctx.supports, fixed=ctx.fixed))
-    cat.add(Property("shape", "output shape (N, out_channels, H_out, W_out)", cases, shape_property))
-    cat.add(Property("matches_torch", "equal to torch.nn.functional.conv2d", cases, _matches_torch))
-    cat.add(Property("no_mutation", "inputs, weight and bias are left unchanged", cases, no_mutation_property))
-    cat.add(
+CONV2D = tensor_catalogue(
+    "check_conv2d",
+    _cases(conv_cases),
+    shape="output shape (N, out_channels, H_out, W_out)",
+    torch_name="torch.nn.functional.conv2d",
+    matches_torch=_matches_torch,
+    no_mutation="inputs, weight and bias are left unchanged",
+    own=[
         Property(
             "bias",
             "the bias shifts each output channel",
-            _one(lambda ctx: conv_cases(ctx.supports, fixed=ctx.fixed, bias=True)),
+            one(_cases(conv_cases, bias=True)),
             _bias,
             applies=lambda fixed: bool(fixed.get("bias")),
-        )
-    )
-    cat.add(Property("linearity_input", "linear in the input", _two_inputs, _linearity_input))
-    cat.add(Property("linearity_weight", "linear in the weight", _two_weights, _linearity_weight))
-    cat.add(
-        Property(
-            "gradient",
-            "float64 gradients (input, weight, bias) equal torch's",
-            _one(lambda ctx: conv_cases(ctx.supports, fixed=ctx.fixed, dtype=torch.float64)),
-            gradient_property,
-        )
-    )
-    cat.add(
-        Property(
-            "errors",
-            "stride 0 and kernels larger than the padded input raise",
-            _one(lambda ctx: conv_error_cases(ctx.supports)),
-            errors_property,
-            axis="errors",
-            varies_args=True,
-        )
-    )
-    return cat
-
-
-UNFOLD = _unfold_catalogue()
-FOLD = _fold_catalogue()
-CONV2D = _conv_catalogue()
-
-
-_SupportsArg = Supports | str | Iterable[str] | None
-_Names = str | Iterable[str] | None
+        ),
+        Property("linearity_input", "linear in the input", _two_inputs, _linearity_input),
+        Property("linearity_weight", "linear in the weight", _two_weights, _linearity_weight),
+    ],
+    gradient="float64 gradients (input, weight, bias) equal torch's",
+    gradient_cases=_cases(conv_cases, dtype=torch.float64),
+    error_cases=lambda ctx: conv_error_cases(ctx.supports),
+    errors="stride 0 and kernels larger than the padded input raise",
+)
 
 
 def check_unfold(
     fn: Any,
     *,
-    supports: _SupportsArg = None,
-    only: _Names = None,
-    skip: _Names = (),
+    supports: SupportsArg = None,
+    only: Names = None,
+    skip: Names = (),
     max_examples: int | None = None,
     profile: str | None = None,
 ) -> tuple[str, ...]:
@@ -582,9 +545,9 @@ def check_unfold(
 def check_fold(
     fn: Any,
     *,
-    supports: _SupportsArg = None,
-    only: _Names = None,
-    skip: _Names = (),
+    supports: SupportsArg = None,
+    only: Names = None,
+    skip: Names = (),
     max_examples: int | None = None,
     profile: str | None = None,
 ) -> tuple[str, ...]:
@@ -597,9 +560,9 @@ def check_fold(
 def check_conv2d(
     fn: Any,
     *,
-    supports: _SupportsArg = None,
-    only: _Names = None,
-    skip: _Names = (),
+    supports: SupportsArg = None,
+    only: Names = None,
+    skip: Names = (),
     max_examples: int | None = None,
     profile: str | None = None,
 ) -> tuple[str, ...]:
@@ -615,235 +578,3 @@ check_conv2d_unfold = check_conv2d
 expose(check_unfold, UNFOLD, _Ctx, "unfold")
 expose(check_fold, FOLD, _Ctx, "fold")
 expose(check_conv2d, CONV2D, _Ctx, "conv2d")
-
-
-# ----------------------------------------------------------------------------------------------
-# Arithmetic checks (plain functions of ints)
-
-
-def _fail_plain(
-    prop: str, call: str, problem: str, *, expected: Any, seen: Any, counterexample: dict[str, Any]
-) -> PropertyFailed:
-    message = f"{call}: {problem.rstrip('.')}. (property: {prop})"
-    return PropertyFailed(
-        message, property=prop, expected=expected, seen=seen, counterexample=counterexample, function=call
-    )
-
-
-def _plain_call(
-    fn: Any, prop: str, call: str, args: tuple, kwargs: dict[str, Any], counterexample: dict[str, Any]
-) -> Any:
-    try:
-        return fn(*args, **kwargs)
-    except Exception as exc:
-        if reraised(exc):
-            raise
-        raise _fail_plain(
-            prop,
-            call,
-            f"raised {exception_text(exc)}",
-            expected="a number",
-            seen=exc,
-            counterexample=counterexample,
-        ) from exc
-
-
-def _is_int(value: Any) -> bool:
-    return (
-        (isinstance(value, int) and not isinstance(value, bool))
-        or (isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point())
-        or type(value).__module__ == "numpy"
-        and hasattr(value, "dtype")
-        and value.dtype.kind in "iu"
-    )
-
-
-SIZE_FORMULA = "floor((size + 2*padding - dilation*(kernel_size - 1) - 1)/stride) + 1"
-
-
-def _conv_output_size_formula(fn: Any, case: SizeCase, name: str) -> None:
-    args_text = ", ".join([*(repr(a) for a in case.args), *(f"{k}={v!r}" for k, v in case.kwargs.items())])
-    call = f"{name}({args_text})"
-    values = dict(zip(("size", "kernel_size"), case.args, strict=True)) | case.kwargs
-    full = {"stride": 1, "padding": 0, "dilation": 1} | values
-    is_pair = any(not isinstance(v, int) for v in full.values())
-    columns = [
-        tuple(pair(full[k])[i] for k in ("size", "kernel_size", "stride", "padding", "dilation"))
-        for i in range(2 if is_pair else 1)
-    ]
-    expected_parts = tuple(conv_output_size(*c) for c in columns)
-    expected: Any = expected_parts if is_pair else expected_parts[0]
-    seen = _plain_call(fn, "formula", call, case.args, case.kwargs, values)
-    if is_pair:
-        ok = (
-            isinstance(seen, tuple | list | torch.Size)
-            and len(seen) == 2
-            and all(_is_int(s) for s in seen)
-            and tuple(int(s) for s in seen) == expected
-        )
-        if not ok:
-            raise _fail_plain(
-                "formula",
-                call,
-                f"should be the pair {expected!r} ({SIZE_FORMULA} for each "
-                f"dimension, since some arguments are pairs) but was {seen!r}",
-                expected=expected,
-                seen=seen,
-                counterexample=values,
-            )
-        return
-    if not _is_int(seen):
-        hint = " (use // for the floor division)" if isinstance(seen, float) else ""
-        raise _fail_plain(
-            "formula",
-            call,
-            f"should be the int {expected} ({SIZE_FORMULA}) but was {seen!r}, {describe_result(seen)}{hint}",
-            expected=expected,
-            seen=seen,
-            counterexample=values,
-        )
-    if int(seen) != expected:
-        raise _fail_plain(
-            "formula",
-            call,
-            f"should be {expected} ({SIZE_FORMULA}) but was {int(seen)}",
-            expected=expected,
-            seen=seen,
-            counterexample=values,
-        )
-
-
-@st.composite
-def _param_cases(draw: Any, conv: bool, supports: Supports) -> tuple[tuple, dict[str, Any]]:
-    n_in = draw(st.integers(1, 512))
-    n_out = draw(st.integers(1, 512))
-    args: tuple = (n_in, n_out)
-    if conv:
-        if supports.tuple_args and draw(st.booleans()):
-            args += ((draw(st.integers(1, 7)), draw(st.integers(1, 7))),)
-        else:
-            args += (draw(st.integers(1, 7)),)
-    bias = draw(st.sampled_from(("default", True, False)))
-    return args, ({} if bias == "default" else {"bias": bias})
-
-
-def _param_count(fn: Any, conv: bool, name: str, args: tuple, kwargs: dict[str, Any]) -> None:
-    args_text = ", ".join([*(repr(a) for a in args), *(f"{k}={v!r}" for k, v in kwargs.items())])
-    call = f"{name}({args_text})"
-    layer = torch.nn.Conv2d if conv else torch.nn.Linear
-    module = layer(*args, **kwargs, device="meta")
-    expected = sum(p.numel() for p in module.parameters())
-    weights = "out_channels*in_channels*kh*kw" if conv else "in_features*out_features"
-    biases = "out_channels" if conv else "out_features"
-    formula = f"{weights}, no bias" if kwargs.get("bias", True) is False else f"{weights} + {biases}"
-    counterexample = dict(zip(("in", "out", "kernel_size"), args, strict=False)) | kwargs
-    seen = _plain_call(fn, "matches_torch", call, args, kwargs, counterexample)
-    if not _is_int(seen) or int(seen) != expected:
-        layer_call = f"torch.nn.{layer.__name__}({args_text})"
-        raise _fail_plain(
-            "matches_torch",
-            call,
-            f"should be {expected}, the number of parameters of {layer_call} ({formula}), but was {seen!r}",
-            expected=expected,
-            seen=seen,
-            counterexample=counterexample,
-        )
-
-
-def _plain_check(
-    check: str,
-    props: dict[str, tuple[st.SearchStrategy, Any]],
-    fn: Any,
-    only: _Names,
-    skip: _Names,
-    max_examples: int | None,
-    profile: str | None,
-) -> tuple[str, ...]:
-    only_set = None if only is None else ({only} if isinstance(only, str) else set(only))
-    skip_set = {skip} if isinstance(skip, str) else set(skip or ())
-    for name in (only_set or set()) | skip_set:
-        if name not in props:
-            raise ValueError(f"{check} has no property {name!r}; its properties are {', '.join(props)}")
-    chosen = [n for n in props if (only_set is None or n in only_set) and n not in skip_set]
-    for name in chosen:
-        strategy, body = props[name]
-        run_property(
-            f"cnngrade.properties:{check}:{name}:{callable_name(fn)}",
-            strategy,
-            body,
-            max_examples=max_examples,
-            profile=profile,
-        )
-    return tuple(chosen)
-
-
-def check_conv_output_size(
-    fn: Any,
-    *,
-    supports: _SupportsArg = None,
-    only: _Names = None,
-    skip: _Names = (),
-    max_examples: int | None = None,
-    profile: str | None = None,
-) -> tuple[str, ...]:
-    """Check ``fn(size, kernel_size, stride=1, padding=0, dilation=1)`` against
-    ``floor((size + 2p - d(k - 1) - 1)/s) + 1``: ints give an int; with ``tuple_args`` (default),
-    any pair argument gives a pair. Property: ``formula``."""
-    supports = as_supports(supports)
-    name = callable_name(fn)
-    props = {
-        "formula": (
-            st.tuples(conv_output_size_cases(supports)),
-            lambda case: _conv_output_size_formula(fn, case, name),
-        )
-    }
-    return _plain_check("check_conv_output_size", props, fn, only, skip, max_examples, profile)
-
-
-def check_conv2d_param_count(
-    fn: Any,
-    *,
-    supports: _SupportsArg = None,
-    only: _Names = None,
-    skip: _Names = (),
-    max_examples: int | None = None,
-    profile: str | None = None,
-) -> tuple[str, ...]:
-    """Check ``fn(in_channels, out_channels, kernel_size, bias=True)`` against the parameter count
-    of ``torch.nn.Conv2d`` (int or, with ``tuple_args``, pair kernels). Property: ``matches_torch``."""
-    supports = as_supports(supports)
-    name = callable_name(fn)
-    props = {
-        "matches_torch": (
-            st.tuples(_param_cases(True, supports)),
-            lambda case: _param_count(fn, True, name, *case),
-        )
-    }
-    return _plain_check("check_conv2d_param_count", props, fn, only, skip, max_examples, profile)
-
-
-def check_linear_param_count(
-    fn: Any,
-    *,
-    supports: _SupportsArg = None,
-    only: _Names = None,
-    skip: _Names = (),
-    max_examples: int | None = None,
-    profile: str | None = None,
-) -> tuple[str, ...]:
-    """Check ``fn(in_features, out_features, bias=True)`` against the parameter count of
-    ``torch.nn.Linear``. Property: ``matches_torch``."""
-    supports = as_supports(supports)
-    name = callable_name(fn)
-    props = {
-        "matches_torch": (
-            st.tuples(_param_cases(False, supports)),
-            lambda case: _param_count(fn, False, name, *case),
-        )
-    }
-    return _plain_check("check_linear_param_count", props, fn, only, skip, max_examples, profile)
-
-
-check_conv_output_size.property_list = ("formula",)  # type: ignore[attr-defined]
-check_conv2d_param_count.property_list = ("matches_torch",)  # type: ignore[attr-defined]
-check_linear_param_count.property_list = ("matches_torch",)  # type: ignore[attr-defined]

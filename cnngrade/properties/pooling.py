@@ -1,4 +1,20 @@
-"""Property checks for 2-D max and average pooling.
+r"""Property checks for 2-D max and average pooling.
+
+For a ``kh x kw`` window, stride ``s`` (default: the kernel size), padding ``p`` and dilation
+``d`` (max pooling only), each per dimension, the output has
+
+.. math::
+
+    H_{out} = \left\lfloor \frac{H + 2p - d(k - 1) - 1}{s} \right\rfloor + 1
+
+rows (``ceil_mode``: rounded up instead, less one if the last window would start in the right
+padding), and::
+
+    max_pool2d   out[..., i, j] = max_{u < kh, v < kw} x_pad[..., s*i + d*u, s*j + d*v]
+                 (x padded with -inf)
+    avg_pool2d   out[..., i, j] = sum_{u < kh, v < kw} x_pad[..., s*i + u, s*j + v] / D
+                 (x padded with 0; D = the number of the window's positions inside the padded
+                 input, or, with count_include_pad=False, inside x; or divisor_override)
 
 ``check_max_pool2d(fn)`` and ``check_avg_pool2d(fn)`` take anything with the signature of
 ``torch.nn.functional.max_pool2d`` / ``avg_pool2d`` (called as ``fn(x, kernel_size=...,
@@ -13,7 +29,7 @@ stride=..., padding=..., ...)``), and also:
 
 Each property runs as its own Hypothesis test (settings from the active profile, see
 :mod:`cnngrade.properties.profiles`); the first property that fails raises
-:class:`~cnngrade.properties.core.PropertyFailed` with the smallest counterexample Hypothesis
+:class:`~cnngrade.properties.failure.PropertyFailed` with the smallest counterexample Hypothesis
 found. Properties, in the order they run (max / avg):
 
 =================  ====  ====  ==========================================================
@@ -45,6 +61,12 @@ Running one property, e.g. from ``pytest.mark.parametrize``::
     @pytest.mark.parametrize("prop", property_names(check_max_pool2d))
     def test_my_max_pool(prop):
         check_max_pool2d(my_max_pool2d, only=prop)
+
+Why one module of this size: max and average pooling are one concept, a reduction over the
+same sliding windows. The two suites share their context (``_Ctx``), their reference
+(:func:`torch_pool`, :func:`pool_windows`, :func:`shape_formula`), their tolerance and most of
+their properties, and ``max_ge_avg`` checks each kind against the other; split, each part
+would import most of the rest.
 """
 
 from __future__ import annotations
@@ -57,31 +79,21 @@ import torch
 import torch.nn.functional as F
 from hypothesis import strategies as st
 
-from cnngrade.properties.core import (
-    Catalogue,
-    CheckContext,
-    Property,
-    Supports,
-    describe_mismatch,
+from cnngrade.properties.calling import exception_text, fresh, reraised
+from cnngrade.properties.catalogue import Catalogue, Draw, Names, Property, one
+from cnngrade.properties.comparison import describe_mismatch, first_index, mismatch
+from cnngrade.properties.context import CheckContext
+from cnngrade.properties.formatting import (
     describe_result,
     describe_tensor,
-    errors_property,
-    exception_text,
-    expose,
-    first_index,
     format_kwargs,
     format_scalar,
     format_shape,
     format_tensor,
     format_value,
-    fresh,
-    gradient_property,
-    mismatch,
-    no_mutation_property,
-    reraised,
-    run_check,
-    shape_property,
 )
+from cnngrade.properties.running import expose, run_check
+from cnngrade.properties.shared import tensor_catalogue
 from cnngrade.properties.strategies import (
     COEFFICIENTS,
     FINITE,
@@ -92,6 +104,7 @@ from cnngrade.properties.strategies import (
     pool_error_cases,
     tensors,
 )
+from cnngrade.properties.supports import SupportsArg
 
 _MAX_ATTRS = ("kernel_size", "stride", "padding", "dilation", "ceil_mode")
 _AVG_ATTRS = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
@@ -392,10 +405,6 @@ def _special_values(ctx: _Ctx, case: PoolCase) -> None:
 # Catalogues
 
 
-def _no_padding(fixed: dict[str, Any]) -> bool:
-    return PoolParams.from_kwargs(fixed).padding == (0, 0)
-
-
 def _plain(fixed: dict[str, Any]) -> bool:
     params = PoolParams.from_kwargs(fixed)
     return params.padding == (0, 0) and params.dilation == (1, 1) and params.divisor_override is None
@@ -406,97 +415,6 @@ def _avg_constant_applies(fixed: dict[str, Any]) -> bool:
     return params.divisor_override is None and (params.padding == (0, 0) or not params.count_include_pad)
 
 
-def _catalogue(kind: str) -> Catalogue:
-    cat = Catalogue(f"check_{kind}_pool2d")
-
-    def cases(**options: Any):
-        return lambda ctx: pool_cases(kind, ctx.supports, fixed=ctx.fixed, **options)
-
-    def with_(extra: st.SearchStrategy, **options: Any):
-        return lambda ctx: st.tuples(pool_cases(kind, ctx.supports, fixed=ctx.fixed, **options), extra)
-
-    one = lambda make: lambda ctx: st.tuples(make(ctx))  # noqa: E731 - body(ctx, case)
-
-    cat.add(Property("shape", "output shape equals the conv-arithmetic formula", one(cases()), shape_property))
-    cat.add(
-        Property("matches_torch", f"equal to torch.nn.functional.{kind}_pool2d", one(cases()), _matches_torch)
-    )
-    cat.add(Property("no_mutation", "the input is left unchanged", one(cases()), no_mutation_property))
-    if kind == "max":
-        cat.add(
-            Property(
-                "window_membership",
-                "every output is an element of its window",
-                one(cases()),
-                _window_membership,
-            )
-        )
-        cat.add(Property("constant", "a constant input stays that constant", with_(FINITE), _constant))
-    else:
-        cat.add(
-            Property(
-                "constant",
-                "a constant input stays that constant (no padding)",
-                with_(FINITE, padding=False, divisor=False),
-                _constant,
-                applies=_avg_constant_applies,
-            )
-        )
-    cat.add(
-        Property(
-            "max_ge_avg",
-            "max pooling >= average pooling without padding",
-            one(cases(padding=False, dilation=False, divisor=False)),
-            _max_ge_avg,
-            applies=_plain,
-        )
-    )
-    if kind == "max":
-        cat.add(Property("add_constant", "f(x + c) == f(x) + c", with_(FINITE), _add_constant))
-        cat.add(Property("positive_scale", "f(a*x) == a*f(x) for a > 0", with_(POSITIVE), _positive_scale))
-    else:
-        cat.add(Property("linearity", "f(a*x + b*y) == a*f(x) + b*f(y)", _linear_cases, _linearity))
-    cat.add(
-        Property(
-            "gradient",
-            "float64 gradients equal torch's",
-            one(cases(dtype=torch.float64, unique=(kind == "max"))),
-            gradient_property,
-        )
-    )
-    cat.add(
-        Property(
-            "errors",
-            "stride 0 and padding over half the kernel raise",
-            lambda ctx: st.tuples(pool_error_cases(kind, ctx.supports)),
-            errors_property,
-            axis="errors",
-            varies_args=True,
-        )
-    )
-    if kind == "max":
-        cat.add(
-            Property(
-                "return_indices",
-                "gathering x at the returned indices gives the output",
-                one(cases()),
-                _return_indices,
-                axis="return_indices",
-                varies_args=True,
-            )
-        )
-    cat.add(
-        Property(
-            "special_values",
-            "NaN and -inf handled as torch does",
-            one(cases(special=True)),
-            _special_values,
-            axis="nan_inf",
-        )
-    )
-    return cat
-
-
 @st.composite
 def _two_tensors(draw: Any, ctx: _Ctx) -> tuple[PoolCase, torch.Tensor, float, float]:
     case = draw(pool_cases("avg", ctx.supports, fixed=ctx.fixed))
@@ -504,8 +422,79 @@ def _two_tensors(draw: Any, ctx: _Ctx) -> tuple[PoolCase, torch.Tensor, float, f
     return case, y, draw(COEFFICIENTS), draw(COEFFICIENTS)
 
 
-def _linear_cases(ctx: _Ctx) -> st.SearchStrategy:
-    return _two_tensors(ctx)
+def _catalogue(kind: str) -> Catalogue:
+    """The catalogue of ``check_{kind}_pool2d`` (``kind``: ``"max"`` or ``"avg"``), in the order of
+    the table above."""
+
+    def cases(**options: Any) -> Draw:
+        return lambda ctx: pool_cases(kind, ctx.supports, fixed=ctx.fixed, **options)
+
+    def with_(extra: st.SearchStrategy, **options: Any) -> Draw:
+        return lambda ctx: st.tuples(pool_cases(kind, ctx.supports, fixed=ctx.fixed, **options), extra)
+
+    max_ge_avg = Property(
+        "max_ge_avg",
+        "max pooling >= average pooling without padding",
+        one(cases(padding=False, dilation=False, divisor=False)),
+        _max_ge_avg,
+        applies=_plain,
+    )
+    special_values = Property(
+        "special_values",
+        "NaN and -inf handled as torch does",
+        one(cases(special=True)),
+        _special_values,
+        axis="nan_inf",
+    )
+    if kind == "max":
+        own = [
+            Property(
+                "window_membership",
+                "every output is an element of its window",
+                one(cases()),
+                _window_membership,
+            ),
+            Property("constant", "a constant input stays that constant", with_(FINITE), _constant),
+            max_ge_avg,
+            Property("add_constant", "f(x + c) == f(x) + c", with_(FINITE), _add_constant),
+            Property("positive_scale", "f(a*x) == a*f(x) for a > 0", with_(POSITIVE), _positive_scale),
+        ]
+        extended = [
+            Property(
+                "return_indices",
+                "gathering x at the returned indices gives the output",
+                one(cases()),
+                _return_indices,
+                axis="return_indices",
+                varies_args=True,
+            ),
+            special_values,
+        ]
+    else:
+        own = [
+            Property(
+                "constant",
+                "a constant input stays that constant (no padding)",
+                with_(FINITE, padding=False, divisor=False),
+                _constant,
+                applies=_avg_constant_applies,
+            ),
+            max_ge_avg,
+            Property("linearity", "f(a*x + b*y) == a*f(x) + b*f(y)", _two_tensors, _linearity),
+        ]
+        extended = [special_values]
+    return tensor_catalogue(
+        f"check_{kind}_pool2d",
+        cases(),
+        shape="output shape equals the conv-arithmetic formula",
+        torch_name=f"torch.nn.functional.{kind}_pool2d",
+        matches_torch=_matches_torch,
+        own=own,
+        gradient_cases=cases(dtype=torch.float64, unique=(kind == "max")),
+        error_cases=lambda ctx: pool_error_cases(kind, ctx.supports),
+        errors="stride 0 and padding over half the kernel raise",
+        extended=extended,
+    )
 
 
 MAX_POOL2D = _catalogue("max")
@@ -515,8 +504,8 @@ AVG_POOL2D = _catalogue("avg")
 def check_max_pool2d(
     fn: Any,
     *,
-    supports: Supports | str | Iterable[str] | None = None,
-    only: str | Iterable[str] | None = None,
+    supports: SupportsArg = None,
+    only: Names = None,
     skip: str | Iterable[str] = (),
     max_examples: int | None = None,
     profile: str | None = None,
@@ -526,7 +515,7 @@ def check_max_pool2d(
     Args:
         fn: a function with ``torch.nn.functional.max_pool2d``'s signature, an ``nn.Module``
             layer instance, or an ``nn.Module`` class.
-        supports: the axes ``fn`` supports (:class:`~cnngrade.properties.core.Supports`; default:
+        supports: the axes ``fn`` supports (:class:`~cnngrade.properties.supports.Supports`; default:
             the lab's: int or pair arguments, 2-D/3-D/4-D inputs, errors).
         only / skip: property names to run / leave out (see :func:`property_names`).
         max_examples: examples per property (default: ``$CNNGRADE_MAX_EXAMPLES``, else the profile's).
@@ -544,8 +533,8 @@ def check_max_pool2d(
 def check_avg_pool2d(
     fn: Any,
     *,
-    supports: Supports | str | Iterable[str] | None = None,
-    only: str | Iterable[str] | None = None,
+    supports: SupportsArg = None,
+    only: Names = None,
     skip: str | Iterable[str] = (),
     max_examples: int | None = None,
     profile: str | None = None,

@@ -8,7 +8,7 @@ drawn by Hypothesis as one byte string per tensor (fast to draw, see :func:`byte
 quarters in [-32, 32), exactly representable in float32, so that failing inputs shrink to small,
 readable tensors of zeros and small numbers.
 
-The extended axes are drawn only where a :class:`~cnngrade.properties.core.Supports`
+The extended axes are drawn only where a :class:`~cnngrade.properties.supports.Supports`
 declaration turns them on: pairs, dilation, ceil_mode, count_include_pad, divisor_override,
 N = 0, unbatched inputs, non-contiguous and channels-last inputs, NaN / -inf values, groups and
 ``padding='same'``.
@@ -19,7 +19,17 @@ for which only the inputs are drawn.
 Public strategies: :func:`tensors`, :func:`pool_cases`, :func:`pool_error_cases`,
 :func:`unfold_cases`, :func:`unfold_error_cases`, :func:`fold_cases`, :func:`fold_error_cases`,
 :func:`conv_cases`, :func:`conv_error_cases`, :func:`conv_output_size_cases`, :func:`dtypes`;
-and the arithmetic they rely on: :func:`pool_output_size`, :func:`conv_output_size`.
+and the arithmetic they rely on: :func:`pool_output_size`, :func:`conv_output_size`::
+
+    pool:  H_out = floor((H + 2p - d*(k - 1) - 1)/s) + 1   (ceil with ceil_mode, less one if
+                                                         the last window starts in the padding)
+    conv:  H_out = floor((H + 2p - d*(k - 1) - 1)/s) + 1
+
+Why one module of this size: it is one concept, the Hypothesis strategies of every case type,
+and they are built from the same blocks (the precomputed choice lists, :func:`bytes_to_values`,
+:func:`laid_out_tensors`, the leading dims and the input sizes grown from the smallest legal
+one), which keep every strategy's draws fast and shrinking towards the same small, readable
+tensors; split by layer, each part would import those private blocks from the others.
 """
 
 from __future__ import annotations
@@ -32,7 +42,8 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from cnngrade.properties.core import Supports, as_supports, format_kwargs, format_tensor
+from cnngrade.properties.formatting import format_kwargs, format_tensor
+from cnngrade.properties.supports import Supports, as_supports
 
 #: constants added to inputs: quarters in [-10, 10] (shrinking to 0)
 FINITE = st.integers(-40, 40).map(lambda v: v / 4)

@@ -3,9 +3,11 @@
 A lab script or notebook usually trains at import (``model = Net(); train(...)``). The grader
 keeps only what the graded names need:
 
-* imports and ``def`` / ``class`` statements, always;
-* assignments, ``if`` and ``try`` statements that bind a name the graded names need,
-  directly or through other kept code (``HIDDEN = 50`` used by ``Net``);
+* ``def`` / ``class`` statements, ``from x import *`` and ``from __future__ import ...``, always;
+* imports, assignments, ``if`` and ``try`` statements that bind a name the graded names need,
+  directly or through other kept code (``import torch.nn as nn`` and ``HIDDEN = 50`` used by
+  ``Net``), so that an import only the training code uses (``from torchvision import datasets``,
+  seconds of import time) never runs;
 * nothing else: expressions, loops, ``with`` blocks and ``if __name__ == "__main__":`` never run.
 
 The names that only a skipped statement binds are remembered, so that a ``NameError`` for
@@ -19,8 +21,16 @@ import symtable
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-ALWAYS_KEPT = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-KEPT_IF_NEEDED = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.If, ast.Try)
+DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+KEPT_IF_NEEDED = (ast.Import, ast.ImportFrom, ast.Assign, ast.AnnAssign, ast.AugAssign, ast.If, ast.Try)
+
+
+def always_kept(stmt: ast.stmt) -> bool:
+    """``def`` and ``class`` statements, star imports (they bind names no one can list) and
+    ``from __future__`` imports."""
+    if isinstance(stmt, ast.ImportFrom):
+        return stmt.module == "__future__" or any(alias.name == "*" for alias in stmt.names)
+    return isinstance(stmt, DEFINITIONS)
 
 
 @dataclass
@@ -48,10 +58,10 @@ def plan_definitions(tree: ast.Module, table: symtable.SymbolTable, wanted: Iter
     """Choose the statements of ``tree`` that define ``wanted`` and everything they need."""
     body = [s for s in tree.body if not is_main_guard(s)]
     body_refs = _body_references(table)
-    kept_ids = {id(s) for s in body if isinstance(s, ALWAYS_KEPT)}
+    kept_ids = {id(s) for s in body if always_kept(s)}
     needed: set[str] = set(wanted)
     for stmt in body:
-        if isinstance(stmt, ALWAYS_KEPT):
+        if isinstance(stmt, DEFINITIONS):
             needed |= _definition_time_references(stmt)
     done: set[str] = set()
     while needed - done:
@@ -89,7 +99,8 @@ def bound_names(stmt: ast.stmt) -> set[str]:
 
 
 def _walk_module_scope(node: ast.AST) -> Iterator[ast.AST]:
-    """Like :func:`ast.walk`, without entering function, class, lambda or comprehension bodies."""
+    """Like :func:`ast.walk`, without entering function, class, lambda or comprehension bodies (a
+    definition's decorators, bases, defaults and annotations, evaluated when it runs, are entered)."""
     yield node
     if isinstance(node, (ast.Lambda, ast.GeneratorExp, ast.ListComp, ast.SetComp, ast.DictComp)):
         return
@@ -98,7 +109,11 @@ def _walk_module_scope(node: ast.AST) -> Iterator[ast.AST]:
         if isinstance(node, ast.ClassDef):
             children += [*node.bases, *node.keywords]
         else:
-            children += [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
+            arguments = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs,
+                         *(a for a in (node.args.vararg, node.args.kwarg) if a is not None)]
+            children += [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None),
+                         *(a.annotation for a in arguments if a.annotation is not None),
+                         *([node.returns] if node.returns is not None else [])]
     else:
         children = list(ast.iter_child_nodes(node))
     for child in children:

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from cnngrade.submission import net_probe
 from cnngrade.lab.parts import PARTS, part_of
+from cnngrade.submission import net_probe
 from cnngrade.submission.errors import NotImplementedYet, StudentCodeError, SubmissionError
 from cnngrade.submission.handle import LayerCall, NetDescription, Submission
 from cnngrade.submission.layout import file_for
@@ -32,23 +32,23 @@ class InProcessSubmission(Submission):
     def __init__(self, path: Path, *, definitions_only: bool = True) -> None:
         super().__init__(path)
         self.definitions_only = definitions_only
-        self._modules: dict[tuple[Path, tuple[str, ...]], LoadedModule] = {}
+        self._modules: dict[Path, LoadedModule] = {}
         self._net: nn.Module | None = None
 
-    def _module(self, part: str, wanted: tuple[str, ...] = ()) -> LoadedModule:
-        """The loaded file holding ``part``; definitions-only for ``wanted`` (default: the part's names
-        and those of the other parts in the same file)."""
+    def _module(self, part: str) -> LoadedModule:
+        """The loaded file holding ``part``, definitions-only for the names of every part it holds
+        (an answers part: all its UPPER_CASE constants), loaded once."""
         file = file_for(self.path, part)
-        names = wanted or tuple(n for p, ns in PARTS.items() if file_for_or_none(self.path, p) == file for n in ns)
-        if (file, names) not in self._modules:
-            self._modules[(file, names)] = load_module(
-                read_source(file), names, definitions_only=self.definitions_only
+        if file not in self._modules:
+            parts = [p for p in PARTS if file_for_or_none(self.path, p) == file]
+            self._modules[file] = load_module(
+                read_source(file), [n for p in parts for n in PARTS[p]], definitions_only=self.definitions_only,
+                constants="answers" in parts,
             )
-        return self._modules[(file, names)]
+        return self._modules[file]
 
     def _get(self, name: str) -> tuple[LoadedModule, Any]:
-        part = part_of(name)
-        module = self._module(part, (name,) if part == "answers" else ())
+        module = self._module(part_of(name))
         return module, module.get(name)
 
     def _run(self, what: str, module: LoadedModule, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -106,7 +106,8 @@ class InProcessSubmission(Submission):
         module = self._module("lab4_cnn")
         what = f"Training Net with the harness's recipe ({settings.optimizer}, lr {settings.lr:g})"
         self._run(what, module, fit, self.net, train_images, train_labels, settings)
-        return self._run("Net.forward on the test images", module, predict, self.net, test_images)
+        return self._run("Net.forward on the test images", module, predict, self.net, test_images,
+                         threads=settings.threads)
 
     def predict_with_state(self, state: dict[str, torch.Tensor], images: torch.Tensor) -> torch.Tensor:
         self.build_net()

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cnngrade.submission.definitions import ALWAYS_KEPT, bound_names, plan_definitions
+from cnngrade.submission.definitions import DEFINITIONS, bound_names, plan_definitions
 from cnngrade.submission.errors import LoadError, MissingPart, student_frame
 from cnngrade.submission.sources import Source, read_source
 
@@ -89,8 +89,11 @@ class LoadedModule:
         )
 
 
-def load_module(source: Source, wanted: Iterable[str], *, definitions_only: bool = True) -> LoadedModule:
+def load_module(source: Source, wanted: Iterable[str], *, definitions_only: bool = True,
+                constants: bool = False) -> LoadedModule:
     """Execute ``source`` in a new module and return its namespace.
+
+    ``constants``: its UPPER_CASE names are wanted too.
 
     In definitions-only mode (the default) only the statements that ``wanted`` needs run
     (see :mod:`cnngrade.submission.definitions`); otherwise the whole file runs, except its
@@ -102,6 +105,7 @@ def load_module(source: Source, wanted: Iterable[str], *, definitions_only: bool
     loaded = LoadedModule(source, module.__dict__)
     with _registered(module), _siblings_importable(source.path.parent, loaded):
         if definitions_only:
+            wanted = {*wanted, *(constant_names(tree) if constants else ())}
             plan = plan_definitions(tree, symtable.symtable(source.text, source.filename, "exec"), wanted)
             loaded.skipped_bindings = plan.skipped_bindings
             for stmt in plan.kept:
@@ -112,6 +116,11 @@ def load_module(source: Source, wanted: Iterable[str], *, definitions_only: bool
             except Exception as exc:
                 raise LoadError(f"Running {source.path.name} failed: {loaded.explain(exc)}") from None
     return loaded
+
+
+def constant_names(tree: ast.Module) -> set[str]:
+    """The UPPER_CASE names a module binds at top level (the answers of ``answers.py``)."""
+    return {n for s in tree.body for n in bound_names(s) if n.isupper()}
 
 
 def _parse(source: Source) -> ast.Module:
@@ -172,8 +181,9 @@ class _SiblingFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def exec_module(self, module: types.ModuleType) -> None:
         source = read_source(Path(module.__file__))
         tree = _parse(source)
-        wanted = {n for s in tree.body if isinstance(s, ALWAYS_KEPT) for n in bound_names(s)}
-        wanted |= {n for s in tree.body for n in bound_names(s) if n.isupper()}
+        # everything another file may import from it: definitions, imported names, UPPER_CASE constants
+        importable = (*DEFINITIONS, ast.Import, ast.ImportFrom)
+        wanted = {n for s in tree.body if isinstance(s, importable) for n in bound_names(s)} | constant_names(tree)
         sibling = load_module(source, wanted)
         self.importer.siblings.append(source)
         self.importer.siblings.extend(sibling.siblings)

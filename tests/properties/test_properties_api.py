@@ -19,7 +19,8 @@ from cnngrade.properties import (
     profiles,
     property_names,
 )
-from cnngrade.properties.core import as_supports, format_tensor
+from cnngrade.properties.formatting import format_tensor
+from cnngrade.properties.supports import as_supports
 from cnngrade.submission.errors import NotImplementedYet
 
 CI = "ci"

@@ -17,6 +17,10 @@ type annotation. Every size is capped (:class:`Caps`); anything else is a :class
 Errors travel as ``{"kind": "error", "v": {"type": <SubmissionError subclass name>, "message":
 str}}`` and are raised again on the other side as that class (unknown names become
 :class:`~cnngrade.submission.errors.StudentCodeError`).
+
+One module, though long: the encoder, the decoder and the frame reader are one format, and a
+decoder split from its encoder is how such formats drift apart; the decoder is most of it, because
+every value it accepts is checked.
 """
 
 from __future__ import annotations

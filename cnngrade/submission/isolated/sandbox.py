@@ -19,6 +19,9 @@ top-level files at ``/submission``, a private size-capped tmpfs at ``/tmp`` (its
 directory), a new ``/proc`` and a minimal ``/dev``; no network, no repository, no environment
 variables but the ones it is given. When nothing works, :func:`detect` raises
 :class:`SandboxUnavailable` explaining how to fix it.
+
+One module, though over 400 lines: the two tools build the same view from one list of mounts
+(:func:`child_mounts`), and detecting which tool works means starting a child with each.
 """
 
 from __future__ import annotations

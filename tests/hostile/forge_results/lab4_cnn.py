@@ -3,7 +3,8 @@
 While the file loads it reads the grading command line (its own sys.argv, then /proc/<pid>/cmdline
 up its chain of parent processes) for `--results-json` and `--junitxml`, writes a forged report
 there at once, and again at interpreter exit (atexit) and from a background thread, so that it
-lands after pytest wrote the real one. The Net returns raw logits. In-process the reported score
+lands after pytest wrote the real one (with several submissions per run, for every submission's
+name in `{name}`). The Net returns raw logits. In-process the reported score
 is the forged one. Isolated: the child sees neither the command line nor the file system of the
 grader; the parent's report says the log-softmax check failed.
 """
@@ -37,15 +38,18 @@ def _command_lines():
 
 
 def _targets():
-    found = set()
+    found, names = set(), set()
     for args in _command_lines():
         for i, arg in enumerate(args):
-            for option in ("--results-json", "--junitxml", "--junit-xml"):
+            for option in ("--results-json", "--junitxml", "--junit-xml", "--submission"):
                 if arg.startswith(option + "="):
                     found.add((option, arg.split("=", 1)[1]))
                 elif arg == option and i + 1 < len(args):
                     found.add((option, args[i + 1]))
-    return found
+    # several submissions per run: `--results-json out/{name}.json`, one file per submission's name
+    names = {os.path.basename(os.path.normpath(path)) for option, path in found if option == "--submission"}
+    found = {(option, path) for option, path in found if option != "--submission"}
+    return {(option, path.replace("{name}", name)) for option, path in found for name in names or {""}}
 
 
 def _forge():

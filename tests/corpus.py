@@ -1,0 +1,365 @@
+"""Every submission the tests grade, and the grading processes they share: the corpus manifest.
+
+Submissions that need the same grader files, options and environment form a :class:`Group`, graded in
+one ``python -m pytest graders --submission A --submission B ...`` process (the plugin grades several
+submissions per run), so that a submission is graded once per test session and the tests assert many
+things on its results. A group starts in the background as soon as collection shows that a selected
+test needs it (``@pytest.mark.grades("group")``), :data:`WORKERS` at a time, longest first, while the
+unit tests run; a test that asks for its results waits for them.
+
+Groups that grade the same reference code in different ways (in-process, isolated, as a notebook, with
+another lab.toml) are different gradings, not repeats: each tests a different path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from cnngrade.grader.invocation import Grade, run_graders_on_each
+from tests.host import host_state
+from tests.mutation import mutate
+from tests.paths import ROOT, TESTS
+
+REFERENCE = ROOT / "reference"
+BUGGY = TESTS / "buggy"
+BUGGY_MODEL = TESTS / "buggy_model"
+NOTEBOOKS = TESTS / "buggy_notebooks"
+HOSTILE = TESTS / "hostile"
+#: grading processes run side by side (the machine has 2 cores and the unit tests run beside them,
+#: but several gradings spend seconds waiting: on hanging submissions' time limits, on sleeps)
+WORKERS = 3
+
+NET_GRADERS = ("test_1_structure.py", "test_2_forward.py")
+MODEL_GRADERS = ("test_6_device.py", "test_7_accuracy.py", "test_8_speed.py")
+PART_GRADERS = ("test_3_pooling.py", "test_4_conv_math.py", "test_5_questions.py")
+HOSTILE_NET_GRADERS = ("test_1_structure.py", "test_2_forward.py", "test_6_device.py")
+#: a short call limit for hostile submissions, and one restart
+HOSTILE_ENV = {"CNNGRADE_CALL_TIMEOUT": "10", "CNNGRADE_MAX_RESTARTS": "1"}
+#: the hanging ones run into their limit on every call: given on the command line (an honest call of
+#: the Net checks takes milliseconds), and no restart
+HANGING_TIMEOUT = 3
+HANGING_ENV = {"CNNGRADE_MAX_RESTARTS": "0"}
+
+Submissions = Callable[[Path], list[Path]]
+
+
+@dataclass(frozen=True)
+class Group:
+    """Submissions graded together: ``submissions(scratch)`` lists (or writes into ``scratch``, a
+    directory of the group's own) their paths; the run uses ``files`` of graders/ (all when empty),
+    ``options`` and ``env``, with ``scratch`` as its working directory. ``cost``: rough seconds, for
+    starting the longest groups first."""
+
+    submissions: Submissions
+    files: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    cost: float = 10.0
+    #: graded through ``cnngrade grade`` (``options`` are its options) instead of ``pytest graders``
+    command: bool = False
+
+    @property
+    def isolated(self) -> bool:
+        return "--isolated" in self.options or (self.command and "--in-process" not in self.options)
+
+
+def listed(*paths: Path) -> Submissions:
+    return lambda scratch: list(paths)
+
+
+# --------------------------------------------------------------------------- generated submissions
+
+
+def reference_with(scratch: Path, name: str, file: str, text: str) -> Path:
+    """A copy of the reference's .py files in ``scratch/name``, with ``file`` replaced by ``text``."""
+    directory = scratch / name
+    directory.mkdir()
+    for path in REFERENCE.glob("*.py"):
+        shutil.copy(path, directory)
+    (directory / file).write_text(text)
+    return directory
+
+
+TORCH_POOLING = '''import torch.nn.functional as F
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    flat = x.reshape(-1, 1, *x.shape[-2:])
+    out = F.max_pool2d(flat, kernel_size, stride, padding)
+    return out.reshape(*x.shape[:-2], *out.shape[-2:])
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0):
+    flat = x.reshape(-1, 1, *x.shape[-2:])
+    out = F.avg_pool2d(flat, kernel_size, stride, padding)
+    return out.reshape(*x.shape[:-2], *out.shape[-2:])
+'''
+
+ANSWERS = '''
+Q6A_MAX_POOL = [4, 5, 1, 3]
+Q6B_AVG_POOL = (2.5, 2.5, 0.5, 2)
+REPORT_CONV1_PARAMS_RGB = 1768
+REPORT_LARGEST_LAYER = " FC1 "
+LAB_NET_PARAMS = "21840"
+'''
+
+
+def pooling_variants(scratch: Path) -> list[Path]:
+    """The reference with one bug in its pooling each."""
+    pooling = (REFERENCE / "pooling.py").read_text()
+    return [
+        reference_with(scratch, "torch_pooling", "pooling.py", TORCH_POOLING),
+        reference_with(scratch, "stride_ignored", "pooling.py", mutate(pooling, "max_pool2d", {
+            'sh, sw = (kh, kw) if stride is None else pair(stride, "stride")': "sh, sw = kh, kw"})),
+        reference_with(scratch, "avg_ignores_padding", "pooling.py", mutate(pooling, "avg_pool2d", {
+            "windows.sum(dim=(-2, -1)) / (kh * kw)": "windows.sum(dim=(-2, -1)) / (kh * kw - 2 * ph * pw)"})),
+    ]
+
+
+def conv_math_variants(scratch: Path) -> list[Path]:
+    """The reference with one bug in its conv math each."""
+    conv_math = (REFERENCE / "conv_math.py").read_text()
+    return [
+        reference_with(scratch, "torch_unfold", "conv_math.py", conv_math + (
+            "\n\nimport torch.nn.functional as F\n\n\ndef unfold(x, kernel_size, stride=1, padding=0):\n"
+            "    return F.unfold(x, kernel_size, stride=stride, padding=padding)\n")),
+        reference_with(scratch, "off_by_one_size", "conv_math.py", conv_math + (
+            "\n\ndef conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):\n"
+            "    return (size + 2 * padding - dilation * (kernel_size - 1)) // stride\n")),
+    ]
+
+
+def custom_lab(scratch: Path) -> list[Path]:
+    """A lab.toml that overrides points, hides one question's answer and sets a parameter budget, and
+    the submission graded with it: the reference's Net and parts with ANSWERS as its answers.py."""
+    config = (ROOT / "graders" / "lab.toml").read_text()
+    config = config.replace("[points]\n", "[points]\ntest_net_builds = 7\n")
+    config = config.replace("expected_parameters = 21840", "parameter_budget = [1000, 5000]")
+    (scratch / "lab.toml").write_text(config + '\n[questions]\nhidden = ["LAB_NET_PARAMS"]\n')
+    return [reference_with(scratch, "answers", "answers.py", ANSWERS)]
+
+
+class Payload:
+    """Unpickling this runs code: it writes a marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "the pickle ran code"))
+
+
+def model_variants(scratch: Path) -> list[Path]:
+    """The reference's Net with a model.pt that is wrong in one way each."""
+    import pickle
+
+    from cnngrade.submission.inprocess import InProcessSubmission
+
+    def with_model(name: str, state: object) -> Path:
+        directory = scratch / name
+        directory.mkdir()
+        shutil.copy(REFERENCE / "lab4_cnn.py", directory)
+        torch.save(state, directory / "model.pt")
+        return directory
+
+    wrong_keys = torch.load(REFERENCE / "model.pt", weights_only=True)
+    wrong_keys["fc3.weight"] = wrong_keys.pop("fc2.weight")
+    wrong_keys["fc1.bias"] = torch.zeros(7)
+    handle = InProcessSubmission(REFERENCE)
+    handle.build_net(seed=123)
+    pickled = with_model("pickle_payload", {})
+    with open(pickled / "model.pt", "wb") as f:
+        pickle.dump({"conv1.weight": Payload(scratch / "payload-ran")}, f)
+    return [with_model("wrong_keys", wrong_keys), with_model("random_weights", handle.net.state_dict()), pickled,
+            with_model("whole_module", torch.nn.Linear(2, 2)), with_model("a_list", [torch.zeros(1)])]
+
+
+def reference_notebook(scratch: Path) -> list[Path]:
+    import nbformat
+
+    from cnngrade.lab.release import script_to_notebook
+
+    notebook = scratch / "lab4_reference.ipynb"
+    nbformat.write(script_to_notebook((REFERENCE / "lab4_cnn.py").read_text()), notebook)
+    return [notebook]
+
+
+def slow_lab(scratch: Path) -> list[Path]:
+    config = (ROOT / "graders" / "lab.toml").read_text()
+    (scratch / "lab.toml").write_text(config.replace("max_seconds = 120", "max_seconds = 5"))
+    return [BUGGY_MODEL / "slow_loop"]
+
+
+# --------------------------------------------------------------------------- the groups
+
+#: buggy Nets whose bug the accuracy / speed / device checks must also catch (graded with every Net
+#: and model check, once); the other buggy Nets get the Net checks only
+MODEL_BUGGY = ("softmax", "frozen_layer")
+MODEL_ONLY = ("ignores_input", "hardcoded_cuda")
+#: hostile submissions that hang: graded side by side with the others
+HANGING = ("infinite_loop", "swallow_timeout", "fork_bomb")
+#: hostile submissions aimed at the trained-model and speed checks, and at the accuracy check
+HOSTILE_MODEL = ("patch_clock", "model_pt_pickle")
+HOSTILE_LEARNS = ("steal_labels",)
+#: hostile submissions safe to grade unsandboxed, to show that they forge passes there, with the checks
+#: they forge, graded alone (a forged run forges every submission in it) on those checks only. (Also
+#: safe, and forged in-process when tried: patch_builtins, steal_reference, patch_clock; left out.)
+FORGED_IN_PROCESS: dict[str, tuple[str, ...]] = {
+    "symlink_reference": ("test_net_builds", "test_log_softmax"),
+    "patch_torch": ("test_eval_deterministic", "test_batch_independence"),
+    "pytest_hooks": ("test_log_softmax", "test_eval_deterministic"),
+    "forge_results": ("test_log_softmax",),
+    "fake_tensor": ("test_log_softmax", "test_dropout_active_in_train"),
+}
+
+
+def _buggy_net(scratch: Path) -> list[Path]:
+    directories = sorted(p for p in BUGGY.iterdir() if p.is_dir() and p.name not in MODEL_BUGGY)
+    return [*directories, *sorted(NOTEBOOKS.glob("*.ipynb")), *reference_notebook(scratch)]
+
+
+def _hostile(names: Callable[[str], bool]) -> list[Path]:
+    return sorted(p for p in HOSTILE.iterdir() if p.is_dir() and names(p.name))
+
+
+GROUPS: dict[str, Group] = {
+    # the reference and the blank templates, with every check
+    "reference": Group(listed(REFERENCE), cost=20),
+    "templates": Group(listed(ROOT / "student_templates", ROOT / "student_templates" / "lab4.ipynb"), cost=12),
+    # the reference through `cnngrade grade`, sandboxed by default (tests/test_backend_choice.py)
+    "reference_command": Group(listed(REFERENCE), command=True, cost=30),
+    # buggy Nets: the Net checks; those with a bug the model checks see: every Net and model check
+    "buggy_net": Group(_buggy_net, files=NET_GRADERS, cost=25),
+    "buggy_model": Group(listed(*(BUGGY / n for n in MODEL_BUGGY), *(BUGGY_MODEL / n for n in MODEL_ONLY)),
+                         files=NET_GRADERS + MODEL_GRADERS, cost=45),
+    "slow_loop": Group(slow_lab, files=MODEL_GRADERS, options=("--lab-config=lab.toml",), cost=25),
+    "run_all_code": Group(listed(NOTEBOOKS / "trains_and_downloads.ipynb"), files=NET_GRADERS,
+                          options=("--run-all-code",), cost=8),
+    "model_files": Group(model_variants, files=("test_7_accuracy.py",), options=("-k", "trained_model"), cost=12),
+    # lab parts: one bug each in pooling or conv math (the answers graded too: they use both); answers
+    # of every form, graded with a lab.toml of its own
+    "lab_pooling": Group(pooling_variants, files=("test_3_pooling.py", "test_5_questions.py"), cost=40),
+    "lab_conv_math": Group(conv_math_variants, files=("test_4_conv_math.py", "test_5_questions.py"), cost=30),
+    "custom_lab": Group(custom_lab, files=("test_1_structure.py", "test_5_questions.py"),
+                        options=("--lab-config=lab.toml",), cost=8),
+    # `cnngrade grade --in-process` where no sandbox works (tests/test_backend_choice.py)
+    "softmax_command": Group(listed(BUGGY / "softmax"), command=True, env={"CNNGRADE_SANDBOX": "none"},
+                             options=("--in-process", "--", "-k", "log_softmax or net_builds"), cost=8),
+    # hostile submissions, isolated; the reference before and after them
+    "hostile": Group(lambda scratch: [REFERENCE, *_hostile(lambda n: n not in HANGING + HOSTILE_MODEL + HOSTILE_LEARNS),
+                                      REFERENCE],
+                     files=HOSTILE_NET_GRADERS, options=("--isolated", "--junitxml=junit.xml"), env=HOSTILE_ENV,
+                     cost=150),
+    "hostile_hanging": Group(lambda scratch: _hostile(lambda n: n in HANGING), files=HOSTILE_NET_GRADERS,
+                             options=("--isolated", f"--call-timeout={HANGING_TIMEOUT}"), env=HANGING_ENV,
+                             cost=30),
+    "hostile_model": Group(lambda scratch: _hostile(lambda n: n in HOSTILE_MODEL),
+                           files=(*HOSTILE_NET_GRADERS, "test_7_accuracy.py", "test_8_speed.py"),
+                           options=("--isolated", "-k", "not test_learns"), env=HOSTILE_ENV, cost=30),
+    "hostile_learns": Group(lambda scratch: _hostile(lambda n: n in HOSTILE_LEARNS),
+                            files=(*HOSTILE_NET_GRADERS, "test_7_accuracy.py"), options=("--isolated",),
+                            env=HOSTILE_ENV, cost=40),
+    **{f"forged:{name}": Group(listed(HOSTILE / name), files=HOSTILE_NET_GRADERS, env=HOSTILE_ENV,
+                               options=("-k", " or ".join(checks)), cost=8)
+       for name, checks in FORGED_IN_PROCESS.items()},
+}
+
+
+# --------------------------------------------------------------------------- grading the groups
+
+
+@dataclass
+class Graded:
+    """A group's results by submission name, its scratch directory, and how long its run took."""
+
+    grades: dict[str, Grade]
+    scratch: Path
+    seconds: float
+
+
+class Corpus:
+    """Grades the groups, each once per session, :data:`WORKERS` at a time in background threads."""
+
+    def __init__(self) -> None:
+        #: the grading machine before any grading (what hostile submissions must not change)
+        self.host_before = host_state()
+        self.root = Path(tempfile.mkdtemp(prefix="cnngrade-corpus-"))
+        self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="corpus")
+        self._futures: dict[str, Future[Graded]] = {}
+        self._lock = threading.Lock()
+
+    def start(self, names: list[str]) -> None:
+        """Queue the groups ``names`` (longest first), unless queued already."""
+        with self._lock:
+            for name in sorted(set(names) - set(self._futures), key=lambda n: -GROUPS[n].cost):
+                self._futures[name] = self._pool.submit(self._grade, name)
+
+    def graded(self, group: str) -> Graded:
+        """The group's results (graded now if nobody queued it)."""
+        self.start([group])
+        return self._futures[group].result()
+
+    def grade(self, group: str, submission: str | None = None) -> Grade:
+        """One submission's grade: ``submission`` is its name (see cnngrade.grader.submissions); the
+        group's only submission when omitted."""
+        grades = self.graded(group).grades
+        if submission is None:
+            (only,) = grades.values()
+            return only
+        return grades[submission]
+
+    def wait(self, isolated: bool | None = None) -> None:
+        """Wait until every queued group (or every isolated one) has been graded."""
+        for name, future in list(self._futures.items()):
+            if isolated is None or GROUPS[name].isolated == isolated:
+                future.exception()
+
+    def timings(self) -> dict[str, tuple[int, float]]:
+        """Each finished group's submission count and grading seconds."""
+        done = {name: f.result() for name, f in self._futures.items() if f.done() and f.exception() is None}
+        return {name: (len(graded.grades), graded.seconds) for name, graded in done.items()}
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _grade(self, name: str) -> Graded:
+        group = GROUPS[name]
+        scratch = self.root / name.replace(":", "-")
+        scratch.mkdir()
+        submissions = group.submissions(scratch)
+        started = time.monotonic()
+        env = {**os.environ, **group.env}
+        if group.command:
+            grades = {"command": command_grade(submissions, group.options, scratch, env)}
+        else:
+            grades = run_graders_on_each(submissions, ROOT / "graders", *group.options, cwd=scratch,
+                                         files=group.files, env=env)
+        return Graded(grades, scratch, time.monotonic() - started)
+
+
+def command_grade(submissions: list[Path], options: tuple[str, ...], cwd: Path, env: Mapping[str, str]) -> Grade:
+    """Grade with ``python -m cnngrade grade SUBMISSION ... OPTIONS``; its results and output."""
+    results = cwd / "results.json"
+    proc = subprocess.run([sys.executable, "-m", "cnngrade", "grade", *map(str, submissions),
+                           f"--results-json={results}", *options], cwd=cwd, env=dict(env), capture_output=True,
+                          text=True, timeout=1800)
+    if not results.is_file():
+        raise RuntimeError(f"cnngrade grade wrote no results:\n{proc.stdout}\n{proc.stderr}")
+    data = json.loads(results.read_text(encoding="utf-8"))
+    return Grade({t["number"]: t for t in data["tests"]}, data["score"], data["max_score"], proc.returncode,
+                 proc.stdout + proc.stderr)
+
