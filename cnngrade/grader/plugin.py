@@ -51,6 +51,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[_submissions_key] = submissions
     config.pluginmanager.register(ScoreCollector(config, submissions), "cnngrade-score")
+    # isolated: the first submission's child imports torch while this process collects the checks
+    if not config.option.collectonly:
+        _start(config, f"submission:{submissions.names[0]}")
 
 
 def _option_path(config: pytest.Config, name: str | None, default: str) -> Path:
@@ -117,13 +120,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """With --isolated, start the children that the first checks need, side by side: each spends
-    seconds importing torch (no student code runs before its first call)."""
+    """With --isolated, start the reference's child if a selected check needs it (the first
+    submission's started at configure): each spends seconds importing torch (no student code runs
+    before its first call)."""
     fixtures = {name for item in session.items for name in getattr(item, "fixturenames", ())}
     if "reference_submission" in fixtures:
         _start(session.config, REFERENCE)
-    if "submission" in fixtures:
-        _start(session.config, f"submission:{session.config.stash[_submissions_key].names[0]}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

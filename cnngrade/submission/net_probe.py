@@ -185,6 +185,13 @@ def forward_on(net: nn.Module, device: str, x: torch.Tensor) -> tuple[torch.Tens
 class _OpRecorder(TorchDispatchMode):
     """Records the name of every ATen operator dispatched inside it."""
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # torch would wrap __torch_dispatch__ to keep torch.compile out of it, importing torch._dynamo
+        # (and sympy: about 1.3 s) on the first recording; a recorder that only names ops needs no such
+        # guard
+        return False
+
     def __init__(self) -> None:
         super().__init__()
         self.ops: set[str] = set()
