@@ -9,6 +9,8 @@ that collects a grader suite (a directory holding ``lab.toml``, such as ``grader
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from cnngrade.grader.options import add_options, is_grading_run, isolation_limits
@@ -32,10 +34,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def activate(config: pytest.Config) -> None:
     """Check the backend options (a usage error refuses the run before torch is imported), then
-    register the grading plugin for this run (once)."""
+    register the grading plugin for this run (once). Isolated, the first submission's sandboxed
+    child starts first, so that it imports torch while this process does."""
     if config.pluginmanager.has_plugin(GRADER_PLUGIN):
         return
     limits = isolation_limits(config)
     if limits is not None:
         config.stash[LIMITS] = limits
+        if not config.option.collectonly:
+            from cnngrade.submission.isolated import launch
+
+            first = (config.getoption("--submission") or [Path(config.rootpath) / "student_templates"])[0]
+            launch.start_early(Path(first), definitions_only=not config.getoption("--run-all-code"), limits=limits)
     config.pluginmanager.import_plugin(GRADER_PLUGIN)

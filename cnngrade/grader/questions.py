@@ -42,19 +42,19 @@ def read_questions(answers: Path) -> list[Question]:
     return questions
 
 
-def as_plain(value: Any) -> Any:
+def as_lists(value: Any) -> Any:
     """Tensors and tuples as (nested) lists, so that answers of any container type compare."""
     if isinstance(value, torch.Tensor):
         return value.tolist()
     if isinstance(value, (list, tuple)):
-        return [as_plain(v) for v in value]
+        return [as_lists(v) for v in value]
     return value
 
 
 def same_answer(expected: Any, given: Any, rel_tol: float = 1e-3, abs_tol: float = 1e-4) -> bool:
     """Whether ``given`` answers like ``expected``: numbers within tolerance, strings ignoring case
     and surrounding spaces, lists element by element."""
-    expected, given = as_plain(expected), as_plain(given)
+    expected, given = as_lists(expected), as_lists(given)
     if isinstance(expected, bool) or isinstance(given, bool):
         return expected is given
     if isinstance(expected, (int, float)) and isinstance(given, (int, float)):
@@ -69,7 +69,7 @@ def same_answer(expected: Any, given: Any, rel_tol: float = 1e-3, abs_tol: float
 
 def show(value: Any) -> str:
     """A short rendering of an answer for feedback, numbers to 4 significant digits."""
-    value = as_plain(value)
+    value = as_lists(value)
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, list):

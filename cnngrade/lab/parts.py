@@ -1,7 +1,7 @@
 """The lab's file contract: which file of a submission holds which graded names.
 
 A submission is a directory holding these files, or one ``.py`` / ``.ipynb`` file holding
-some or all of their names (see DESIGN.md, "The lab").
+some or all of their names (README.md, "What a submission contains").
 """
 
 from __future__ import annotations

@@ -19,24 +19,18 @@ from __future__ import annotations
 import abc
 import functools
 import inspect
-import json
-import os
-import shutil
-import sys
-import tempfile
 import threading
 import time
 import typing
 import weakref
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from cnngrade.submission.errors import LoadError, StudentCodeError
 from cnngrade.submission.handle import Submission
-from cnngrade.submission.isolated import protocol, sandbox
-from cnngrade.submission.isolated.limits import Limits
+from cnngrade.submission.isolated import launch, protocol, sandbox
+from cnngrade.submission.isolated.limits import Caps, Limits
 from cnngrade.submission.isolated.process import Child
 
 
@@ -87,11 +81,14 @@ class IsolatedSubmission(Submission):
         self._child: Child | None = None
         self._failures: list[str] = []
         self._used = 0.0
-        self._inside: str | None = None
-        self._staging = Path(tempfile.mkdtemp(prefix="cnngrade-sandbox-"))
-        os.chmod(self._staging, 0o755)
         self._lock = threading.Lock()
-        self._finalizer = weakref.finalize(self, _cleanup, [None], self._staging)
+        early = launch.adopt(self.path, definitions_only=definitions_only, limits=self.limits)
+        if early is None:
+            self._launcher = launch.Launcher(self.path, definitions_only=definitions_only, limits=self.limits,
+                                             box=self.sandbox)
+        else:
+            self._launcher, self._child = early
+        self._finalizer = weakref.finalize(self, _cleanup, [self._child], self._launcher)
 
     # -- requests
 
@@ -132,7 +129,7 @@ class IsolatedSubmission(Submission):
         budget_bound = timeout < limit
         child.resume()
         try:
-            kind, value = child.exchange(frame, time.monotonic() + timeout)
+            kind, value = _exchange_frames(child, frame, time.monotonic() + timeout, self.limits.caps)
             child.pause()
         except protocol.ChannelTimeout:
             if child.log.flooded:
@@ -187,33 +184,9 @@ class IsolatedSubmission(Submission):
                     pass  # reported by the first call
 
     def _spawn(self) -> Child:
-        if self._inside is None:
-            try:
-                mount_dir, self._inside = sandbox.stage_submission(self.path, self._staging / "submission",
-                                                                   self.limits.submission_bytes)
-            except OSError as exc:
-                raise LoadError(f"The submission could not be copied into the sandbox: {exc}") from None
-            self._mount_dir = mount_dir
-        options = {"submission": self._inside, "definitions_only": self.definitions_only,
-                   "caps": asdict(self.limits.caps)}
-        flags = ["-s", "-B"] + (["-P"] if sys.version_info >= (3, 11) else [])
-        threads = self.limits.threads or _torch_threads()
-        uid = sandbox.allocate_uid()
-        spec = sandbox.ChildSpec(
-            argv=[sys.executable, *flags, "-m", "cnngrade.submission.isolated.child", json.dumps(options)],
-            env=sandbox.child_env(threads, self.limits.gpu),
-            mounts=sandbox.child_mounts(self._mount_dir, self.limits.tmp_size, self.limits.shm_size,
-                                        self.limits.gpu),
-            rlimits=sandbox.base_rlimits(
-                uid=uid, address_space=None if self.limits.gpu else self.limits.address_space,
-                cpu_seconds=self.limits.cpu_seconds, file_size=self.limits.file_size,
-                open_files=self.limits.open_files, processes=self.limits.processes + threads),
-            uid=uid,
-        )
-        child = Child(self.sandbox.command(spec, self._staging), self.limits,
-                       uid=uid if os.geteuid() == 0 else None)
+        child = self._launcher.spawn()
         self._finalizer.detach()
-        self._finalizer = weakref.finalize(self, _cleanup, [child], self._staging)
+        self._finalizer = weakref.finalize(self, _cleanup, [child], self._launcher)
         self._child = child
         return child
 
@@ -237,7 +210,7 @@ class IsolatedSubmission(Submission):
         startup_end = child.started + self.limits.startup_timeout
         deadline = min(startup_end, budget_end)
         try:
-            kind, _ = child.exchange(None, deadline)
+            kind, _ = _exchange_frames(child, None, deadline, self.limits.caps)
             if kind != "hello":
                 raise protocol.ProtocolError(f"a {kind!r} message instead of its greeting")
         except protocol.ProtocolError as exc:
@@ -264,20 +237,18 @@ class IsolatedSubmission(Submission):
             self._finalizer()
 
 
-def _torch_threads() -> int:
-    try:
-        import torch
-
-        return max(1, int(torch.get_num_threads()))
-    except Exception:
-        return 1
+def _exchange_frames(child: Child, frame: bytes | None, deadline: float, caps: Caps) -> tuple[str, object]:
+    """Send ``frame`` (if any) to the child and read its answer, both by ``deadline``."""
+    if frame is not None:
+        protocol.write_frame(child.requests, frame, deadline)
+    return protocol.read_frame(child.answers, caps, deadline)
 
 
-def _cleanup(children: list, staging: Path) -> None:
+def _cleanup(children: list, launcher: launch.Launcher) -> None:
     for child in children:
         if child is not None:
             child.stop()
-    shutil.rmtree(staging, ignore_errors=True)
+    launcher.close()
 
 
 def _forwarder(name: str) -> Callable[..., Any]:

@@ -4,7 +4,9 @@
 pipes, and :class:`OutputLog`, which drains its stdout + stderr and keeps only the end (for feedback),
 calling back when the output passes its cap. Between calls :meth:`Child.pause` stops every process
 of the sandbox (its process group, its PID namespace, and where root gave it a uid of its own, that
-uid's processes); :meth:`Child.resume` continues them; :meth:`Child.kill` ends them all.
+uid's processes); :meth:`Child.resume` continues them; :meth:`Child.kill` ends them all. What crosses
+its pipes is :mod:`.protocol`'s business: this module imports no torch, so that a grading process can
+start a child before it imports torch itself (:mod:`.launch`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import threading
 import time
 from collections.abc import Callable
 
-from cnngrade.submission.isolated import protocol
 from cnngrade.submission.isolated.limits import Limits
 
 #: the only environment variable of the sandbox's launcher
@@ -216,11 +217,6 @@ class Child:
             except OSError:
                 pass
         self.log.thread.join(timeout=5)
-
-    def exchange(self, frame: bytes | None, deadline: float) -> tuple[str, object]:
-        if frame is not None:
-            protocol.write_frame(self.requests, frame, deadline)
-        return protocol.read_frame(self.answers, self.caps, deadline)
 
     def ended(self) -> str:
         """How the process ended (it closed its answers): waits a moment for its status."""

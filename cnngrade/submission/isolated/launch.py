@@ -1,0 +1,112 @@
+"""Starting sandboxed children for one submission, without importing torch.
+
+A :class:`Launcher` stages the submission's files once, then starts a child per :meth:`Launcher.spawn`
+(the first, and one after each crash). It imports no torch, so a grading run starts its first
+submission's child before it imports torch itself (:func:`start_early`, from cnngrade's pytest entry
+point): the child's import of torch, seconds of work, then runs beside the grader's on another core.
+:class:`~.backend.IsolatedSubmission` adopts that child (:func:`adopt`) when it opens the same
+submission with the same limits; a child nobody adopts is stopped at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from cnngrade.submission.errors import LoadError
+from cnngrade.submission.isolated import sandbox
+from cnngrade.submission.isolated.limits import Limits
+from cnngrade.submission.isolated.process import Child
+
+
+class Launcher:
+    """Starts the sandboxed children of the submission at ``path``; :meth:`close` deletes its staged copy."""
+
+    def __init__(self, path: Path, *, definitions_only: bool, limits: Limits, box: sandbox.Sandbox) -> None:
+        self.path, self.definitions_only, self.limits, self.sandbox = Path(path), definitions_only, limits, box
+        self.staging = Path(tempfile.mkdtemp(prefix="cnngrade-sandbox-"))
+        os.chmod(self.staging, 0o755)
+        self._staged: tuple[str, str] | None = None  # (the directory mounted, the path inside the sandbox)
+
+    def spawn(self) -> Child:
+        """A new child in a new sandbox, serving the submission (raises LoadError if it cannot be staged)."""
+        if self._staged is None:
+            try:
+                self._staged = sandbox.stage_submission(self.path, self.staging / "submission",
+                                                        self.limits.submission_bytes)
+            except OSError as exc:
+                raise LoadError(f"The submission could not be copied into the sandbox: {exc}") from None
+        mount_dir, inside = self._staged
+        options = {"submission": inside, "definitions_only": self.definitions_only, "caps": asdict(self.limits.caps)}
+        flags = ["-s", "-B"] + (["-P"] if sys.version_info >= (3, 11) else [])
+        threads = self.limits.threads or default_threads()
+        uid = sandbox.allocate_uid()
+        spec = sandbox.ChildSpec(
+            argv=[sys.executable, *flags, "-m", "cnngrade.submission.isolated.child", json.dumps(options)],
+            env=sandbox.child_env(threads, self.limits.gpu),
+            mounts=sandbox.child_mounts(mount_dir, self.limits.tmp_size, self.limits.shm_size, self.limits.gpu),
+            rlimits=sandbox.base_rlimits(
+                uid=uid, address_space=None if self.limits.gpu else self.limits.address_space,
+                cpu_seconds=self.limits.cpu_seconds, file_size=self.limits.file_size,
+                open_files=self.limits.open_files, processes=self.limits.processes + threads),
+            uid=uid,
+        )
+        return Child(self.sandbox.command(spec, self.staging), self.limits, uid=uid if os.geteuid() == 0 else None)
+
+    def close(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def default_threads() -> int:
+    """The child's torch threads when the limits name none: ``$OMP_NUM_THREADS``, else the CPUs this
+    process may run on (torch's own default, without importing torch)."""
+    try:
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
+    except ValueError:
+        return max(1, len(os.sched_getaffinity(0)))
+
+
+@dataclass
+class _Early:
+    launcher: Launcher
+    child: Child
+
+
+_early: list[_Early] = []
+
+
+def start_early(path: Path, *, definitions_only: bool, limits: Limits) -> None:
+    """Start a child for ``path`` now, for an IsolatedSubmission opened later to adopt."""
+    if not Path(path).exists():
+        return  # reported by the first call
+    launcher = Launcher(path, definitions_only=definitions_only, limits=limits, box=sandbox.detect())
+    try:
+        _early.append(_Early(launcher, launcher.spawn()))
+    except LoadError:
+        launcher.close()
+
+
+def adopt(path: Path, *, definitions_only: bool, limits: Limits) -> tuple[Launcher, Child] | None:
+    """The launcher and child :func:`start_early` started for the same submission and limits, if any."""
+    for early in _early:
+        launcher = early.launcher
+        if (launcher.path.resolve(), launcher.definitions_only, launcher.limits) == (
+                Path(path).resolve(), definitions_only, limits):
+            _early.remove(early)
+            return launcher, early.child
+    return None
+
+
+@atexit.register
+def stop_unadopted() -> None:
+    """Stop the children started early that nobody adopted (a run that selected no check, say)."""
+    while _early:
+        early = _early.pop()
+        early.child.stop()
+        early.launcher.close()
