@@ -7,9 +7,12 @@ the fix, when no sandbox works (``CNNGRADE_SANDBOX=none`` simulates such a machi
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -91,3 +94,31 @@ def test_bad_backend_options_are_usage_errors(options, words, tmp_path):
     proc = graders(f"--submission={SOFTMAX}", *options, cwd=tmp_path)
     assert proc.returncode == pytest.ExitCode.USAGE_ERROR
     assert words in proc.stderr
+
+
+def test_a_project_whose_environment_lies_under_tmp_grades_sandboxed(sandboxed):
+    """The sandbox's private /tmp must not hide a virtual environment under the host's /tmp (a
+    project cloned there): the environment is bound onto it. The environment here is this one,
+    copied under /tmp as hard links (seconds, not a reinstall); the submission and working
+    directory lie under /tmp too."""
+    scratch = Path(tempfile.mkdtemp(prefix="cnngrade-under-tmp-", dir="/tmp"))
+    try:
+        if os.stat(scratch).st_dev != os.stat(sys.prefix).st_dev:
+            pytest.skip(f"/tmp and {sys.prefix} are different file systems: no hard-linked copy of the environment")
+        venv = scratch / "project" / ".venv"
+        venv.parent.mkdir()
+        subprocess.run(["cp", "-al", sys.prefix, str(venv)], check=True)
+        config = venv / "pyvenv.cfg"
+        text = config.read_text()
+        config.unlink()  # a file of its own, not a link to this environment's
+        config.write_text(text)
+        shutil.copytree(SOFTMAX, scratch / "project" / "softmax")
+        results = scratch / "results.json"
+        proc = subprocess.run([str(venv / "bin" / "python"), "-m", "cnngrade", "grade", "softmax",
+                               f"--graders={ROOT / 'graders'}", f"--results-json={results}", "--", "-k",
+                               "log_softmax or net_builds"], cwd=scratch / "project", capture_output=True,
+                              text=True, timeout=600)
+        assert "Backend: isolated" in proc.stdout, proc.stdout + proc.stderr
+        assert json.loads(results.read_text())["score"] == 5, proc.stdout
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

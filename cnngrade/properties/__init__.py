@@ -39,6 +39,9 @@ The machinery, one module each: :mod:`.supports` (:class:`Supports`), :mod:`.fai
 (adapting and calling an implementation), :mod:`.catalogue` (properties and their selection),
 :mod:`.context` (one check of one implementation), :mod:`.shared` (what every tensor suite
 shares), :mod:`.running` (the runner, :func:`property_names`).
+
+Public: this package's names, :mod:`.strategies` and :mod:`.profiles`. The other modules are its
+internals: import from ``cnngrade.properties``, not from them.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ contract between the two sides), whose calls take and return plain data. Two bac
 :func:`open_submission` picks one. Every problem a submission causes is a
 :class:`~.errors.SubmissionError`, whose message is feedback for the student.
 
+Public: :class:`Submission` and its dataclasses (:mod:`.handle`), :func:`open_submission`, the errors
+(:mod:`.errors`). The other modules are the backends' internals.
+
 Attributes are imported on first use, so that ``import cnngrade.submission.errors`` stays light.
 """
 

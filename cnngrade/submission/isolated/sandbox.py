@@ -384,10 +384,13 @@ def probe(sandbox: Sandbox, timeout: float = 60) -> str | None:
     try:
         os.chmod(staging, 0o755)
         uid = allocate_uid()
+        # the child's /tmp is a fresh tmpfs: it holds nothing but the way to a Python installation under /tmp
+        allowed = sorted({p.split("/")[2] for p in _python_dirs() if p.startswith(f"{TMP}/")})
+        check = f"import os, sys; sys.exit(0 if sorted(os.listdir('{TMP}')) == {allowed!r} else 3)"
         spec = ChildSpec(
-            argv=[sys.executable, "-S", "-c", "import os, sys; sys.exit(0 if os.listdir('/tmp') == [] else 3)"],
+            argv=[sys.executable, "-S", "-c", check],
             env={"PATH": "/usr/bin:/bin"},
-            mounts=[*system_mounts(), Mount("tmpfs", TMP, size=1 << 20), Mount("proc", "/proc"), Mount("dev", "/dev")],
+            mounts=[Mount("tmpfs", TMP, size=1 << 20), *system_mounts(), Mount("proc", "/proc"), Mount("dev", "/dev")],
             rlimits=base_rlimits(uid=uid, address_space=None, cpu_seconds=60, file_size=1 << 20, open_files=64,
                                  processes=16),
             uid=uid,
@@ -449,11 +452,13 @@ def child_env(threads: int, gpu: bool) -> dict[str, str]:
 
 
 def child_mounts(submission_dir: str, tmp_size: int, shm_size: int, gpu: bool) -> list[Mount]:
+    """The child's file system, in mount order: its private /tmp first, so that a Python installation
+    under the host's /tmp (a project cloned there, with its .venv) is bound onto it, not hidden by it."""
     return [
+        Mount("tmpfs", TMP, size=tmp_size),
         *system_mounts(),
         Mount("ro", f"{PACKAGE_ROOT}/cnngrade", os.path.join(staged_package(), "cnngrade")),
         Mount("ro", SUBMISSION_ROOT, submission_dir),
-        Mount("tmpfs", TMP, size=tmp_size),
         Mount("proc", "/proc"),
         Mount("dev", "/dev", size=shm_size),
         *(gpu_mounts() if gpu else []),
