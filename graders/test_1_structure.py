@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from cnngrade.grader.architecture import Architecture
+from cnngrade.grader.equivalence import describe_mismatch, eval_verdict, match_parameters
 from cnngrade.grader.feedback import expect, fail
 from cnngrade.submission.handle import NetDescription
 
@@ -53,3 +55,15 @@ def layer_table(net: NetDescription, lab) -> str:
     if reference:
         lines.append("The lab's: " + ", ".join(f"{k} {v:,}" for k, v in reference.items()) + ".")
     return "\n".join(lines)
+
+
+@pytest.mark.points(15)
+def test_architecture(submission, lab, images):
+    """Net computes the lab's architecture (the grader's weights loaded into it give the lab's output)"""
+    arch = Architecture.from_config(lab)
+    matching = match_parameters(arch.parameter_shapes(), submission.build_net().parameters)
+    if not matching.fits:
+        fail(describe_mismatch(arch, matching))
+    verdict = eval_verdict(submission, arch, matching, images(lab.setting("net.batch_sizes")[-1]))
+    if verdict.message is not None:
+        fail(verdict.message)

@@ -1,4 +1,10 @@
-"""The lab's questions: each constant of the submission's answers.py against the reference's."""
+"""The lab's questions: each constant of the submission's answers.py against the reference's.
+
+An answer counts in any form of the same value (a 2x2 list or the flat list of its rows, a tuple, a
+tensor, 2.0 for 2). Feedback on a wrong answer states the expected answer's form, and its value
+only for the questions ``[questions] reveal`` of lab.toml lists, so that answers cannot be copied
+from the feedback.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cnngrade.grader.feedback import expect
-from cnngrade.grader.questions import read_questions, same_answer, show
+from cnngrade.grader.questions import read_questions, revealed, same_answer, verdict
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -24,7 +30,6 @@ def test_answer(question, submission, reference_submission, lab):
     expected = reference_submission.constant(question.name)
     given = submission.constant(question.name)
     expect(given is not None, f"{question.name} is not answered yet (not implemented yet): {question.prompt}")
-    hidden = question.name in lab.data.get("questions", {}).get("hidden", [])
+    reveal = revealed(lab.data, question.name)
     expect(same_answer(expected, given),
-           f"{question.name} is wrong: you answered {show(given)}"
-           + ("." if hidden else f"; the expected answer is {show(expected)}.") + f" Question: {question.prompt}")
+           f"{verdict(question.name, expected, given, reveal)} Question: {question.prompt}")

@@ -10,6 +10,8 @@ import torch
 
 from cnngrade.grader.accuracy import evaluate
 from cnngrade.grader.feedback import expect, fail
+from cnngrade.submission.errors import SubmissionError
+from cnngrade.submission.handle import Submission
 
 
 def accuracy_message(what: str, evaluation, threshold: float, dataset: str) -> str:
@@ -40,7 +42,7 @@ def test_learns(submission, lab, dataset, request):
 
 
 @pytest.mark.points(10)
-def test_trained_model(submission, lab, mnist_test):
+def test_trained_model(submission, lab, mnist_test, images):
     """A submitted model.pt loads into Net and reaches the lab's trained accuracy"""
     path = submission.path / "model.pt"
     if not path.is_file():
@@ -54,7 +56,26 @@ def test_trained_model(submission, lab, mnist_test):
         fail(f"model.pt holds a {type(state).__name__}, not a state_dict. Save it with "
              "torch.save(model.state_dict(), 'model.pt').")
     predictions = submission.predict_with_state(state, mnist_test.images)
+    expect_one_label_per_image(submission, predictions, len(mnist_test.labels), images(2), lab.setting("net.classes"))
     evaluation = evaluate(predictions, mnist_test.labels)
     threshold = lab.setting("accuracy.mnist-bundled.min_trained_accuracy")
     expect(evaluation.accuracy >= threshold,
            accuracy_message("Your model.pt", evaluation, threshold, "official MNIST"))
+
+
+def expect_one_label_per_image(submission: Submission, predictions: torch.Tensor, count: int, sample: torch.Tensor,
+                               classes: int) -> None:
+    """Fail unless ``predictions`` hold one label per test image (shape ``(count,)``), saying why: the
+    shape of Net's output for ``sample`` (a small batch) against ``(N, classes)``."""
+    if tuple(predictions.shape) == (count,):
+        return
+    message = (f"The predictions of your model.pt have the wrong shape: {tuple(predictions.shape)} for {count} "
+               f"test images instead of one label per image, ({count},).")
+    try:
+        submission.build_net()
+        output = tuple(submission.forward(sample).shape)
+    except SubmissionError:
+        fail(message)
+    n = len(sample)
+    fail(f"{message} Net's output for a batch of {n} images has shape {output}; it should be {(n, classes)}, one "
+         f"row of {classes} class scores per image, so that its argmax over dim 1 is one label per image.")

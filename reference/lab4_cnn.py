@@ -10,6 +10,11 @@
 #
 # Run the script with `python3 lab4_cnn.py --help` to see its 8 options; grade your work with
 # `pytest graders/ --submission <your folder>`.
+#
+# Working in this notebook? It holds only `Net`. Hand in one folder holding this notebook and the
+# lab's other files from `student_templates/`, filled in: `pooling.py`, `conv_math.py` and
+# `answers.py` (the notebook supplies only what those files lack). Grade the folder:
+# `pytest graders/ --submission <your folder>`.
 
 # %%
 import argparse

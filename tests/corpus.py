@@ -36,6 +36,8 @@ from tests.paths import ROOT, TESTS
 REFERENCE = ROOT / "reference"
 BUGGY = TESTS / "buggy"
 BUGGY_MODEL = TESTS / "buggy_model"
+#: correct Nets written in other ways than the reference
+CORRECT_DIR = TESTS / "correct"
 NOTEBOOKS = TESTS / "buggy_notebooks"
 HOSTILE = TESTS / "hostile"
 #: grading processes run side by side (the machine has 2 cores and the unit tests run beside them,
@@ -108,20 +110,80 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0):
     return out.reshape(*x.shape[:-2], *out.shape[-2:])
 '''
 
-ANSWERS = '''
-Q6A_MAX_POOL = [4, 5, 1, 3]
+#: answers.py of the custom_lab group: right answers in every form the reference's value may take, and
+#: wrong ones of the same and of another form (WIKI_MLP_PARAMS, REPORT_SIGMOID, ... left unanswered)
+ANSWERS = '''import numpy as np
+import torch
+
+# right, in another form than the reference's (a flat list of 4 floats, 3x3 and 2x2 nested lists of
+# floats, a float, ints, a list of 3 ints)
+Q6A_MAX_POOL = [[4, 5], [1, 3]]
 Q6B_AVG_POOL = (2.5, 2.5, 0.5, 2)
-REPORT_CONV1_PARAMS_RGB = 1768
+WORKSHOP_MAX_POOL_2 = [4, 5, 4, 4, 3, 3, 4, 2, 4]
+WORKSHOP_AVG_POOL_2 = np.array([[3.25, 3.0, 3.25], [3.25, 2.25, 2.75], [3.0, 2.0, 2.75]])
+WORKSHOP_MAX_POOL_3 = torch.tensor([[4, 5], [4, 4]])
+WORKSHOP_CONV_OUTPUT = 3
+REPORT_CONV1_PARAMS_GREY = 2560.0
 REPORT_LARGEST_LAYER = " FC1 "
+NOTES_FLATTEN_SHAPE = torch.Size([32, 16, 16])
+NOTES_CIFAR_CNN_PARAMS = np.int64(4210090)
+NOTES_MLP_PARAMS = torch.tensor(221)
+# wrong: the seed's count (revealed by custom_lab's lab.toml), fc3's bias forgotten (within 0.1%, but
+# a count is exact), a number as a string, 2 of the 6 shapes, 3 numbers for a 2x2 matrix
+REPORT_CONV1_PARAMS_RGB = 1768
+REPORT_TOTAL_PARAMS = 16154944
 LAB_NET_PARAMS = "21840"
+REPORT_SHAPES = [[256, 256, 256], [256, 128, 128]]
+REPORT_MAX_POOL = [0.3092, 0.2652, 0.6069]
 '''
 
 
+#: pooling.py's max_pool2d with its windows and their maximum made in other ways
+MAX_WINDOWS = """windows = padded.unfold(1, kh, sh).unfold(2, kw, sw)
+    windows = windows.reshape(planes.shape[0], h_out, w_out, kh * kw)"""
+MAX_OF_WINDOWS = """best = windows.argmax(dim=-1, keepdim=True)
+    out = windows.gather(-1, best).squeeze(-1)"""
+#: pooling.py's avg_pool2d with its windows and their mean made in other ways
+AVG_WINDOWS = "windows = padded.unfold(1, kh, sh).unfold(2, kw, sw)  # (planes, h_out, w_out, kh, kw)"
+AVG_OF_WINDOWS = "out = windows.sum(dim=(-2, -1)) / (kh * kw)  # padding counts in the divisor"
+
+
+def pooling_cheats(pooling: str) -> dict[str, str]:
+    """pooling.py's reference with torch's operators underneath, one forbidden family each (the
+    template's "from scratch"); each computes the right values. (Torch's own max_pool2d and avg_pool2d
+    on the whole input: TORCH_POOLING.)"""
+    def both(max_changes: dict[str, str], avg_changes: dict[str, str]) -> str:
+        return mutate(mutate(pooling, "max_pool2d", max_changes), "avg_pool2d", avg_changes)
+
+    return {
+        # the windows by F.unfold (aten.im2col), not Tensor.unfold
+        "pool_by_im2col": both(
+            {MAX_WINDOWS: "windows = torch.nn.functional.unfold(padded.unsqueeze(1), (kh, kw), stride=(sh, sw))\n"
+                          "    windows = windows.transpose(1, 2).reshape(planes.shape[0], h_out, w_out, kh * kw)"},
+            {AVG_WINDOWS: "windows = torch.nn.functional.unfold(padded.unsqueeze(1), (kh, kw), stride=(sh, sw))\n"
+                          "    windows = windows.transpose(1, 2).reshape(planes.shape[0], h_out, w_out, kh, kw)"}),
+        # each window's maximum by adaptive pooling to one value, its mean by F.avg_pool2d over the window
+        # (adaptive average pooling to one value is not caught: torch runs it as aten.mean)
+        "pool_each_window": both(
+            {MAX_OF_WINDOWS: "out = torch.nn.functional.adaptive_max_pool2d(windows.reshape(-1, 1, 1, kh * kw), 1)\n"
+                             "    out = out.reshape(windows.shape[:3])"},
+            {AVG_OF_WINDOWS: "out = torch.nn.functional.avg_pool2d(windows.reshape(-1, 1, kh, kw), (kh, kw))\n"
+                             "    out = out.reshape(windows.shape[:3])"}),
+        # nn.MaxPool2d / nn.AvgPool2d modules on the padded planes
+        "pooling_modules": both(
+            {MAX_WINDOWS: "windows = None", MAX_OF_WINDOWS: "out = torch.nn.MaxPool2d((kh, kw), (sh, sw))("
+                                                            "padded.unsqueeze(1)).squeeze(1)"},
+            {AVG_WINDOWS: "windows = None", AVG_OF_WINDOWS: "out = torch.nn.AvgPool2d((kh, kw), (sh, sw))("
+                                                            "padded.unsqueeze(1)).squeeze(1)"}),
+    }
+
+
 def pooling_variants(scratch: Path) -> list[Path]:
-    """The reference with one bug in its pooling each."""
+    """The reference with one bug in its pooling each, and with torch's pooling underneath."""
     pooling = (REFERENCE / "pooling.py").read_text()
     return [
         reference_with(scratch, "torch_pooling", "pooling.py", TORCH_POOLING),
+        *(reference_with(scratch, name, "pooling.py", text) for name, text in pooling_cheats(pooling).items()),
         reference_with(scratch, "stride_ignored", "pooling.py", mutate(pooling, "max_pool2d", {
             'sh, sw = (kh, kw) if stride is None else pair(stride, "stride")': "sh, sw = kh, kw"})),
         reference_with(scratch, "avg_ignores_padding", "pooling.py", mutate(pooling, "avg_pool2d", {
@@ -129,10 +191,27 @@ def pooling_variants(scratch: Path) -> list[Path]:
     ]
 
 
+def conv_math_cheats(conv_math: str) -> dict[str, str]:
+    """conv_math.py's reference with torch's operators underneath, one forbidden family each; each
+    computes the right values. (F.unfold for unfold: torch_unfold.)"""
+    return {
+        # fold's sum of patches by F.fold (aten.col2im)
+        "torch_fold": mutate(conv_math, "fold", {
+            "canvas = patches.new_zeros((n, c, ph_size * pw_size))": "return torch.nn.functional.fold(patches, "
+                                                                    "(height, width), (kh, kw), stride=(sh, sw), "
+                                                                    "padding=(ph, pw))"}),
+        # the convolution by F.conv2d (aten.convolution)
+        "torch_conv2d": mutate(conv_math, "conv2d_unfold", {
+            "columns = unfold(x, (kh, kw), stride, padding)  # (n, c*kh*kw, L)":
+                "return torch.nn.functional.conv2d(x, weight, bias, (sh, sw), (ph, pw))"}),
+    }
+
+
 def conv_math_variants(scratch: Path) -> list[Path]:
-    """The reference with one bug in its conv math each."""
+    """The reference with one bug in its conv math each, and with torch's operators underneath."""
     conv_math = (REFERENCE / "conv_math.py").read_text()
     return [
+        *(reference_with(scratch, name, "conv_math.py", text) for name, text in conv_math_cheats(conv_math).items()),
         reference_with(scratch, "torch_unfold", "conv_math.py", conv_math + (
             "\n\nimport torch.nn.functional as F\n\n\ndef unfold(x, kernel_size, stride=1, padding=0):\n"
             "    return F.unfold(x, kernel_size, stride=stride, padding=padding)\n")),
@@ -143,12 +222,15 @@ def conv_math_variants(scratch: Path) -> list[Path]:
 
 
 def custom_lab(scratch: Path) -> list[Path]:
-    """A lab.toml that overrides points, hides one question's answer and sets a parameter budget, and
-    the submission graded with it: the reference's Net and parts with ANSWERS as its answers.py."""
+    """A lab.toml that overrides points, reveals one question's answer (REPORT_CONV1_PARAMS_RGB) and sets
+    a parameter budget, and the submission graded with it: the reference's Net and parts with ANSWERS
+    as its answers.py."""
     config = (ROOT / "graders" / "lab.toml").read_text()
     config = config.replace("[points]\n", "[points]\ntest_net_builds = 7\n")
     config = config.replace("expected_parameters = 21840", "parameter_budget = [1000, 5000]")
-    (scratch / "lab.toml").write_text(config + '\n[questions]\nhidden = ["LAB_NET_PARAMS"]\n')
+    assert config.count("\nreveal = []\n") == 1, "lab.toml's [questions] reveal changed"
+    config = config.replace("\nreveal = []\n", '\nreveal = ["REPORT_CONV1_PARAMS_RGB"]\n')
+    (scratch / "lab.toml").write_text(config)
     return [reference_with(scratch, "answers", "answers.py", ANSWERS)]
 
 
@@ -183,8 +265,16 @@ def model_variants(scratch: Path) -> list[Path]:
     pickled = with_model("pickle_payload", {})
     with open(pickled / "model.pt", "wb") as f:
         pickle.dump({"conv1.weight": Payload(scratch / "payload-ran")}, f)
+    # the reference's trained model.pt, with a Net whose output is (N, 10, 1)
+    extra_dimension = with_model("extra_dimension", {})
+    shutil.copy(REFERENCE / "model.pt", extra_dimension)
+    source = (REFERENCE / "lab4_cnn.py").read_text()
+    assert source.count("return F.log_softmax(x, dim=1)\n") == 1, "the reference's forward changed"
+    (extra_dimension / "lab4_cnn.py").write_text(
+        source.replace("return F.log_softmax(x, dim=1)\n", "return F.log_softmax(x, dim=1).unsqueeze(-1)\n"))
     return [with_model("wrong_keys", wrong_keys), with_model("random_weights", handle.net.state_dict()), pickled,
-            with_model("whole_module", torch.nn.Linear(2, 2)), with_model("a_list", [torch.zeros(1)])]
+            with_model("whole_module", torch.nn.Linear(2, 2)), with_model("a_list", [torch.zeros(1)]),
+            extra_dimension]
 
 
 def reference_notebook(scratch: Path) -> list[Path]:
@@ -199,8 +289,34 @@ def reference_notebook(scratch: Path) -> list[Path]:
 
 def slow_lab(scratch: Path) -> list[Path]:
     config = (ROOT / "graders" / "lab.toml").read_text()
-    (scratch / "lab.toml").write_text(config.replace("max_seconds = 120", "max_seconds = 5"))
+    (scratch / "lab.toml").write_text(config.replace("max_cpu_seconds = 120", "max_cpu_seconds = 5"))
     return [BUGGY_MODEL / "slow_loop"]
+
+
+# --------------------------------------------------------------------------- feedback (tests/test_feedback.py)
+
+
+def first_attempt(scratch: Path) -> list[Path]:
+    """The reference with a first attempt's mistakes: pooling takes an omitted stride as 1 (not
+    kernel_size); conv_output_size is off by one while unfold, fold and conv2d_unfold call it; Net's
+    log_softmax has no dim (right for a batch, but torch warns on every forward)."""
+    net = (REFERENCE / "lab4_cnn.py").read_text()
+    assert net.count("return F.log_softmax(x, dim=1)") == 1
+    pooling = (REFERENCE / "pooling.py").read_text()
+    for function in ("max_pool2d", "avg_pool2d"):
+        pooling = mutate(pooling, function, {'sh, sw = (kh, kw) if stride is None else pair(stride, "stride")':
+                                             'sh, sw = (1, 1) if stride is None else pair(stride, "stride")'})
+    conv_math = mutate((REFERENCE / "conv_math.py").read_text(), "conv_output_size", {
+        "return (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1":
+        "return (size + 2 * padding - dilation * (kernel_size - 1)) // stride + 1"})
+    for function in ("unfold", "fold", "conv2d_unfold"):
+        conv_math = mutate(conv_math, function, {
+            "h_out = (height + 2 * ph - kh) // sh + 1\n    w_out = (width + 2 * pw - kw) // sw + 1":
+            "h_out, w_out = conv_output_size((height, width), (kh, kw), (sh, sw), (ph, pw))"})
+    directory = reference_with(scratch, "first_attempt", "pooling.py", pooling)
+    (directory / "conv_math.py").write_text(conv_math)
+    (directory / "lab4_cnn.py").write_text(net.replace("return F.log_softmax(x, dim=1)", "return F.log_softmax(x)"))
+    return [directory]
 
 
 # --------------------------------------------------------------------------- the groups
@@ -222,13 +338,14 @@ FORGED_IN_PROCESS: dict[str, tuple[str, ...]] = {
     "patch_torch": ("test_eval_deterministic", "test_batch_independence"),
     "pytest_hooks": ("test_log_softmax", "test_eval_deterministic"),
     "forge_results": ("test_log_softmax",),
-    "fake_tensor": ("test_log_softmax", "test_dropout_active_in_train"),
+    "fake_tensor": ("test_log_softmax", "test_eval_deterministic"),
 }
 
 
 def _buggy_net(scratch: Path) -> list[Path]:
     directories = sorted(p for p in BUGGY.iterdir() if p.is_dir() and p.name not in MODEL_BUGGY)
-    return [*directories, *sorted(NOTEBOOKS.glob("*.ipynb")), *reference_notebook(scratch)]
+    correct = sorted(p for p in CORRECT_DIR.iterdir() if p.is_dir())
+    return [*directories, *correct, *sorted(NOTEBOOKS.glob("*.ipynb")), *reference_notebook(scratch)]
 
 
 def _hostile(names: Callable[[str], bool]) -> list[Path]:
@@ -275,6 +392,12 @@ GROUPS: dict[str, Group] = {
     **{f"forged:{name}": Group(listed(HOSTILE / name), files=HOSTILE_NET_GRADERS, env=HOSTILE_ENV,
                                options=("-k", " or ".join(checks)), cost=8)
        for name, checks in FORGED_IN_PROCESS.items()},
+    # what a student sees (tests/test_feedback.py): the reference graded as a student runs it (-v cancels
+    # the -q of run_graders_on_each: `pytest graders --submission reference`), the notebook template alone
+    # (Net only: three parts missing), and two first-attempt mistakes in pooling and conv math
+    "feedback_reference": Group(listed(REFERENCE), options=("-v",), cost=20),
+    "feedback_notebook": Group(listed(ROOT / "student_templates" / "lab4.ipynb"), cost=8),
+    "feedback_first_attempt": Group(first_attempt, files=NET_GRADERS + PART_GRADERS, cost=18),
 }
 
 

@@ -58,7 +58,7 @@ def test_model_checks_pass_where_the_bug_is_elsewhere(corpus):
 def test_slow_net_fails_speed_and_its_training_is_stopped(corpus):
     failed = corpus.grade("slow_loop").failed()
     assert "At least 0.5 is needed: look for Python loops" in failed["test_inference_speed"]
-    assert "was stopped after 5 s" in failed["test_learns"]
+    assert "used more than 5 s of CPU time and was stopped" in failed["test_learns"]
 
 
 @pytest.mark.grades("model_files")
@@ -93,4 +93,15 @@ def test_model_that_is_a_whole_module_is_refused(corpus):
 def test_model_that_is_a_list_is_not_a_state_dict(corpus):
     failed = corpus.grade("model_files", "a_list").failed()
     assert "model.pt holds a list, not a state_dict" in failed["test_trained_model"]
+
+
+@pytest.mark.grades("model_files")
+def test_model_whose_net_output_has_an_extra_dimension_fails_with_the_shapes(corpus):
+    """A Net whose output is (N, 10, 1) gives (N, 1) predictions: feedback with both shapes, no traceback."""
+    message = corpus.grade("model_files", "extra_dimension").failed()["test_trained_model"]
+    assert "The predictions of your model.pt have the wrong shape: (10000, 1) for 10000 test images instead of " \
+           "one label per image, (10000,)." in message
+    assert "Net's output for a batch of 2 images has shape (2, 10, 1); it should be (2, 10), one row of 10 class " \
+           "scores per image" in message
+    assert "Traceback" not in message and "ValueError" not in message
 

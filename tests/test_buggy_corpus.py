@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.corpus import BUGGY, MODEL_BUGGY, NOTEBOOKS
+from tests.corpus import BUGGY, CORRECT_DIR, MODEL_BUGGY, NOTEBOOKS
 from tests.test_reference_and_templates import NET_CHECKS
 
-FORWARD_CHECKS = NET_CHECKS - {"test_net_builds", "test_net_layers", "test_parameter_count"}
+FORWARD_CHECKS = NET_CHECKS - {"test_net_builds", "test_net_layers", "test_parameter_count", "test_architecture"}
+#: the dropout check, when the grader cannot reproduce what Net computes in eval mode
+DEPENDS_ON_ARCHITECTURE = "Dropout can be checked once the grader can reproduce what Net computes"
 
 #: submission -> {failing check: words its feedback must contain}; every other Net check passes.
 EXPECTED: dict[str, dict[str, str]] = {
@@ -20,11 +22,12 @@ EXPECTED: dict[str, dict[str, str]] = {
     "seed000_network": {
         "test_net_layers": "at least 1 dropout layer",
         "test_parameter_count": "32,998 parameters",
-        **dict.fromkeys(FORWARD_CHECKS - {"test_forward_returns_tensor", "test_relu_on_hidden_layers"},
-                        "(64, 60)"),
+        "test_architecture": "Net's parameters do not fit the lab's layers",
+        "test_dropout_placement": DEPENDS_ON_ARCHITECTURE,
+        **dict.fromkeys(FORWARD_CHECKS - {"test_forward_returns_tensor", "test_dropout_placement"}, "(64, 60)"),
         "test_output_shape": "shape (1, 60); expected (1, 10)",
     },
-    "relu_undefined": dict.fromkeys(FORWARD_CHECKS, "NameError: name 'relu' is not defined"),
+    "relu_undefined": dict.fromkeys(FORWARD_CHECKS | {"test_architecture"}, "NameError: name 'relu' is not defined"),
     "hardcoded_batch": {
         "test_output_shape": "shape '[64, 320]' is invalid",
         "test_batch_independence": "x.view(64, 320)",
@@ -33,22 +36,45 @@ EXPECTED: dict[str, dict[str, str]] = {
         "test_eval_deterministic": "training=self.training",
         "test_batch_independence": "training=self.training",
     },
-    "wrong_channels": {"test_parameter_count": "conv2            Conv2d            7,530"},
-    "missing_relu": {"test_relu_on_hidden_layers": "conv1 before it has no ReLU"},
-    "nan_forward": dict.fromkeys(
-        ["test_finite_outputs", "test_log_softmax", "test_eval_deterministic", "test_batch_independence",
-         "test_dropout_active_in_train"], "contains NaN"),
+    "wrong_channels": {
+        "test_parameter_count": "conv2            Conv2d            7,530",
+        "test_architecture": "In Net but not in the lab: conv2.weight (30, 10, 5, 5)",
+        "test_dropout_placement": DEPENDS_ON_ARCHITECTURE,
+    },
+    "missing_relu": {"test_architecture": "no ReLU after the Conv2d(1 -> 10, kernel 5)"},
+    "nan_forward": {
+        "test_architecture": "NaN or infinite values",
+        "test_dropout_placement": DEPENDS_ON_ARCHITECTURE,
+        **dict.fromkeys(["test_finite_outputs", "test_log_softmax", "test_eval_deterministic",
+                         "test_batch_independence"], "contains NaN"),
+    },
     "extra_unused_layer": {
         "test_parameter_count": "fc3              Linear",
+        "test_architecture": "In Net but not in the lab: fc3.weight (10, 10), fc3.bias (10,)",
         "test_every_parameter_gets_gradient": "fc3 is defined in __init__ but never used",
     },
     "three_channel_input": {
         "test_parameter_count": "conv1            Conv2d              760",
-        **dict.fromkeys(FORWARD_CHECKS, "to have 3 channels, but got 1"),
+        "test_architecture": "In Net but not in the lab: conv1.weight (10, 3, 5, 5)",
+        "test_dropout_placement": DEPENDS_ON_ARCHITECTURE,
+        **dict.fromkeys(FORWARD_CHECKS - {"test_dropout_placement"}, "to have 3 channels, but got 1"),
     },
     "frozen_layer": {"test_every_parameter_gets_gradient": "fc1.weight, fc1.bias are frozen"},
-    "returns_tuple": dict.fromkeys(FORWARD_CHECKS - {"test_relu_on_hidden_layers"}, "a tuple of 2 tensors"),
+    "returns_tuple": dict.fromkeys(FORWARD_CHECKS | {"test_architecture"}, "a tuple of 2 tensors"),
+    # mistakes only the grader's own computation of the lab's Net sees
+    "relu_on_logits": {"test_architecture": "Net seems to have a ReLU on the output scores"},
+    "average_pooling": {"test_architecture": "average pooling 2x2 after the Conv2d(1 -> 10, kernel 5) where the lab "
+                                             "has max pooling 2x2; and average pooling 2x2 after the Conv2d(10 -> 20"},
+    "unused_conv_dropout": {"test_dropout_placement": "no channel dropout (nn.Dropout2d, p=0.5) after the "
+                                                      "Conv2d(10 -> 20, kernel 5). conv2_drop is defined in __init__ "
+                                                      "but never used in forward."},
+    "no_fc_dropout": {"test_dropout_placement": "Net seems to have no dropout (p=0.5) after the Linear(320 -> 50)."},
+    "dropout_on_logits": {"test_dropout_placement": "the dropout (p=0.5) on the output scores instead of after the "
+                                                    "Linear(320 -> 50)"},
 }
+
+#: correct Nets written in other ways than the reference: every Net check passes
+CORRECT = ("sequential", "relu_before_pooling", "log_of_softmax")
 
 NOTEBOOK_EXPECTED: dict[str, dict[str, str]] = {
     "softmax.ipynb": EXPECTED["softmax"],
@@ -77,6 +103,7 @@ def assert_fails_exactly(result, expected: dict[str, str]) -> None:
 
 def test_corpus_covers_every_bug_directory():
     assert {p.name for p in BUGGY.iterdir() if p.is_dir()} == set(EXPECTED)
+    assert {p.name for p in CORRECT_DIR.iterdir() if p.is_dir()} == set(CORRECT)
     assert {p.name for p in NOTEBOOKS.glob("*.ipynb")} == set(NOTEBOOK_EXPECTED)
     assert len(EXPECTED) >= 12
 
@@ -85,6 +112,13 @@ def test_corpus_covers_every_bug_directory():
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_buggy_submission_fails_the_right_checks(corpus, name):
     assert_fails_exactly(corpus.grade(group_of(name), name), EXPECTED[name])
+
+
+@pytest.mark.grades("buggy_net")
+@pytest.mark.parametrize("name", CORRECT)
+def test_a_correct_net_written_another_way_passes_every_net_check(corpus, name):
+    result = corpus.grade("buggy_net", name)
+    assert NET_CHECKS == result.passed(), result.failed()
 
 
 @pytest.mark.grades("buggy_net")

@@ -43,8 +43,8 @@ from tests.paths import ROOT
 from tests.sandboxes import sandbox_or_skip
 
 STRUCTURE = frozenset({"test_net_builds", "test_net_layers", "test_parameter_count"})
-FORWARD = ("test_forward_returns_tensor", "test_output_shape", "test_finite_outputs", "test_log_softmax",
-           "test_eval_deterministic", "test_batch_independence", "test_dropout_active_in_train")
+FORWARD = ("test_architecture", "test_forward_returns_tensor", "test_output_shape", "test_finite_outputs",
+           "test_log_softmax", "test_eval_deterministic", "test_batch_independence", "test_dropout_placement")
 SANDBOX_UID = 65534
 FORGED_MARK = "forged by a hostile submission"
 GROUPS = ("hostile", "hostile_hanging", "hostile_model", "hostile_learns", *(f"forged:{n}" for n in FORGED_IN_PROCESS))
@@ -76,11 +76,11 @@ EXPECTED: dict[str, Verdict] = {
     "fake_tensor": Verdict(failed=dict.fromkeys(FORWARD, "cannot be sent back to the grader")),
     "tensor_subclass": Verdict(failed={"test_eval_deterministic": DIFFERENT, "test_batch_independence": DIFFERENT}),
     "patch_torch": Verdict(failed={"test_eval_deterministic": DIFFERENT, "test_batch_independence": DIFFERENT}),
-    "patch_builtins": Verdict(failed={"test_relu_on_hidden_layers": "conv1 before it has no ReLU"}),
+    "patch_builtins": Verdict(failed={"test_architecture": "no ReLU after the Conv2d(1 -> 10, kernel 5)"}),
     "patch_clock": Verdict(failed={"test_inference_speed": "images/s"}),
     "forge_results": Verdict(failed={"test_log_softmax": "raw scores"}),
     "steal_reference": Verdict(failed={"test_log_softmax": "raw scores",
-                                       "test_dropout_active_in_train": "no dropout is active"}),
+                                       "test_dropout_placement": "no dropout at all"}),
     "spy": Verdict(passed=frozenset(), others="SPY<<"),
     "network": Verdict(passed=frozenset(), others="Network is unreachable"),
     "infinite_loop": Verdict(others=f"timed out after {HANGING_TIMEOUT} s"),
@@ -90,7 +90,7 @@ EXPECTED: dict[str, Verdict] = {
     "print_flood": Verdict(others="printed more than 16 MiB of output"),
     "fill_disk": Verdict(passed=frozenset(), others="DISK<<"),
     "poison_environment": Verdict(failed={"test_log_softmax": "raw scores"}),
-    "cache_outputs": Verdict(failed={"test_dropout_active_in_train": "no dropout is active"}),
+    "cache_outputs": Verdict(failed={"test_dropout_placement": "no dropout at all"}),
     "garbage_values": Verdict(failed={"test_log_softmax": "raw scores", "test_eval_deterministic": DIFFERENT,
                                       "test_every_parameter_gets_gradient": "get no gradient"}),
     "model_pt_pickle": Verdict(failed={"test_trained_model": ("cannot be loaded", "Weights only load failed")}),
@@ -101,7 +101,7 @@ EXPECTED: dict[str, Verdict] = {
     "setsid_background": Verdict(failed={"test_log_softmax": "raw scores"}),
     "nested_namespace": Verdict(failed={"test_log_softmax": "raw scores"}),
     "steal_labels": Verdict(failed={"test_log_softmax": "softmax probabilities",
-                                    "test_learns": ("accuracy on the", "was stopped after", "timed out")}),
+                                    "test_learns": ("accuracy on the", "was stopped at step", "timed out")}),
 }
 
 def group_of(name: str) -> str:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 NET_CHECKS = {
-    "test_net_builds", "test_net_layers", "test_parameter_count", "test_forward_returns_tensor",
+    "test_net_builds", "test_net_layers", "test_parameter_count", "test_architecture", "test_forward_returns_tensor",
     "test_output_shape", "test_finite_outputs", "test_log_softmax", "test_eval_deterministic",
-    "test_batch_independence", "test_dropout_active_in_train", "test_relu_on_hidden_layers",
-    "test_every_parameter_gets_gradient",
+    "test_batch_independence", "test_dropout_placement", "test_every_parameter_gets_gradient",
 }
 
 

@@ -33,7 +33,7 @@ def main() -> None:
         fetch_mnist()
         train, test = load_dataset("mnist")
     settings = LabConfig.load(ROOT / "graders" / "lab.toml").setting("train")
-    recipe = Recipe.from_dict({**settings, "epochs": args.epochs, "max_seconds": 0})
+    recipe = Recipe.from_dict({**settings, "epochs": args.epochs, "max_cpu_seconds": 0})
     handle = InProcessSubmission(ROOT / "reference")
     handle.build_net(seed=recipe.seed)
     start = time.perf_counter()

@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "submissions the path must contain {name})")
     g.add_argument("--run-all-code", action="store_true",
                    help="run the whole submission, not only its definitions")
+    g.add_argument("--all-checks", action="store_true",
+                   help="list every check in the score report, passed ones too (by default: those that did not pass)")
     g.add_argument("--in-process", action="store_true",
                    help="run the submission's code in the grading process, unsandboxed (trusted code only: "
                    "code run this way can forge its score); by default it runs in a sandbox, and grading "
@@ -44,6 +46,7 @@ def main(argv: list[str]) -> int:
     arguments = pytest_arguments(
         args.graders, args.submissions or [default_dir("reference")], results_json=args.results_json,
         lab_config=args.lab_config, run_all_code=args.run_all_code, isolated=not args.in_process,
+        all_checks=args.all_checks,
     )
     # this process imported cnngrade before pytest could rewrite its asserts (it has none to rewrite)
     arguments += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]

@@ -27,7 +27,8 @@ class Evaluation:
 def evaluate(predictions: torch.Tensor, labels: torch.Tensor, classes: int = 10) -> Evaluation:
     """Compare predicted with true labels: accuracy = mean(predictions == labels)."""
     if predictions.shape != labels.shape:
-        raise ValueError(f"{predictions.shape[0]} predictions for {labels.shape[0]} labels")
+        raise ValueError(f"predictions of shape {tuple(predictions.shape)} for labels of shape {tuple(labels.shape)}: "
+                         "check the shape first (one label per image)")
     confusion = torch.bincount(labels * classes + predictions, minlength=classes * classes).reshape(classes, classes)
     per_class = confusion.diagonal() / confusion.sum(dim=1).clamp(min=1)
     accuracy = float((predictions == labels).float().mean()) if len(labels) else 0.0

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cnngrade.grader.scoring import INTERNAL_ERROR
 from cnngrade.grader.submissions import NAME_FIELD, Submissions
 
 
@@ -29,9 +30,11 @@ def pytest_arguments(
     isolated: bool = False,
     files: Sequence[str] = (),
     quiet: bool = True,
+    all_checks: bool = False,
 ) -> list[str]:
     """``GRADERS[/FILE ...] --rootdir=GRADERS/.. --submission=S ... [options]``: the arguments of one
-    grading run. ``files`` limits it to some grader files (``test_2_forward.py``).
+    grading run. ``files`` limits it to some grader files (``test_2_forward.py``); ``all_checks`` lists
+    every check in the score report.
 
     ``--assert=plain``: the graders fail through :mod:`cnngrade.grader.feedback`, never a bare
     ``assert``, so pytest need not rewrite the modules of every plugin it loads (hypothesis's and
@@ -48,6 +51,8 @@ def pytest_arguments(
         arguments.append("--run-all-code")
     if isolated:
         arguments.append("--isolated")
+    if all_checks:
+        arguments.append("--all-checks")
     return arguments
 
 
@@ -69,6 +74,11 @@ class Grade:
     def passed(self) -> set[str]:
         """Names of the checks that passed."""
         return {name for name, c in self.checks.items() if c["status"] == "passed"}
+
+    def internal_errors(self) -> dict[str, str]:
+        """Checks that ended in an internal error (a bug in cnngrade), with their output."""
+        return {name: c["output"] for name, c in self.checks.items()
+                if c["status"] == "failed" and c["output"].startswith(INTERNAL_ERROR)}
 
 
 def run_graders_on_each(

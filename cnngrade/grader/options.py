@@ -8,6 +8,8 @@ and a refused ``--isolated`` is refused at once.
 
 from __future__ import annotations
 
+import os
+import shlex
 from pathlib import Path
 
 import pytest
@@ -56,6 +58,12 @@ def add_options(parser: pytest.Parser) -> None:
         "when this machine offers no sandbox",
     )
     group.addoption(
+        "--all-checks",
+        action="store_true",
+        help="list every check in the score report, passed ones too (as -v does); by default it lists the "
+        "checks that did not pass",
+    )
+    group.addoption(
         "--call-timeout",
         metavar="SECONDS",
         type=float,
@@ -81,6 +89,15 @@ def isolation_limits(config: pytest.Config) -> Limits | None:
         return Limits.from_env(**({} if timeout is None else {"call_timeout": timeout}))
     except (sandbox.SandboxUnavailable, ValueError) as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+def wants_benchmark_output(config: pytest.Config) -> bool:
+    """Whether the run asks pytest-benchmark for something: a ``--benchmark-...`` option (``--benchmark-json
+    FILE``, ``--benchmark-save``, ...) on the command line, in ``PYTEST_ADDOPTS`` or in the ini file's
+    ``addopts``. A grading run that does not leaves pytest-benchmark out (no header, no table)."""
+    args = [*config.invocation_params.args, *shlex.split(os.environ.get("PYTEST_ADDOPTS", "")),
+            *config.getini("addopts")]
+    return any(str(arg).startswith("--benchmark") for arg in args)
 
 
 def is_grading_run(config: pytest.Config) -> bool:

@@ -8,14 +8,26 @@
   submission's while the current one is graded);
 * the ``submission`` fixture is the only way graders reach student code;
 * ``@pytest.mark.points(n)`` gives a check its points (``[points]`` in lab.toml overrides);
-* feedback from :class:`~cnngrade.submission.errors.SubmissionError` is shown without a traceback;
-* the run ends with a per-check table and ``Score: 37/40`` (a line per submission when there are
-  several), and optionally ``results.json``.
+* ``@pytest.mark.lab_function(name)`` says which lab function a check grades, ``@pytest.mark.uses(name,
+  ...)`` which lab functions the graded code may call (an answer: those the reference's answers.py
+  computes it with): a check that fails after a function it uses failed its own check says to fix that
+  function first;
+* feedback (:func:`cnngrade.grader.feedback.is_feedback`: a
+  :class:`~cnngrade.submission.errors.SubmissionError`, a failure of ``expect`` / ``fail``) is its
+  message alone, shown once: in the score report, not in pytest's FAILURES and short summary (unless
+  ``--tb`` is given); any other exception is an internal error, a bug in cnngrade, reported as such
+  with a short traceback;
+* the score report is the last thing the run prints: the checks that did not pass (every check with
+  ``-v`` or ``--all-checks``), each message once, and ``Score: 37/40`` (a line per submission when there
+  are several); optionally ``results.json``;
+* pytest-benchmark is left out unless a ``--benchmark-...`` option asks for it (its header and table
+  are not feedback).
 """
 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +38,9 @@ import torch
 
 from cnngrade.data import DataError, Split, load_bundled_mnist, load_dataset
 from cnngrade.grader.checks import check_property
+from cnngrade.grader.feedback import answer_uses, fix_first, internal_error, is_absent, is_feedback
 from cnngrade.grader.inputs import image_batch
+from cnngrade.grader.options import wants_benchmark_output
 from cnngrade.grader.scoring import Scoreboard
 from cnngrade.grader.submissions import Submissions
 from cnngrade.lab.config import ConfigError, LabConfig
@@ -40,11 +54,23 @@ _submissions_key = pytest.StashKey[Submissions]()
 _lab_key = pytest.StashKey["LabConfig | ConfigError"]()
 #: handles started before the first check that uses them, by key: ``"reference"``, ``"submission:NAME"``
 _started_key = pytest.StashKey[dict[str, Submission]]()
+#: per submission, the lab functions that failed one of their own checks so far
+_failing_key = pytest.StashKey[dict[str, set[str]]]()
+#: the lab functions the reference computes each answer with (``answer_uses``), read once
+_answer_uses_key = pytest.StashKey[dict[str, tuple[str, ...]]]()
 REFERENCE = "reference"
+#: pytest-benchmark's plugin name: left out of a grading run that asks nothing of it
+BENCHMARK_PLUGIN = "benchmark"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "points(n): the points a grader check is worth")
+    config.addinivalue_line("markers", "lab_function(*names): the lab functions a grader check grades")
+    config.addinivalue_line("markers", "uses(*names): lab functions the code a grader check runs may call "
+                            "(its failure says to fix them first where they failed their own checks)")
+    if not wants_benchmark_output(config):
+        # its header, table and warnings are not feedback (--benchmark-json FILE brings them back)
+        config.pluginmanager.set_blocked(BENCHMARK_PLUGIN)
     submissions = Submissions.from_options(
         config.getoption("--submission") or [_option_path(config, None, "student_templates")],
         config.getoption("--results-json"),
@@ -167,6 +193,15 @@ def property_check(submission: Submission) -> Callable[[Callable[..., Any], str,
     return lambda check, name, prop: check_property(submission, check, name, prop)
 
 
+@pytest.fixture
+def speed_benchmark(request: pytest.FixtureRequest) -> Any:
+    """pytest-benchmark's ``benchmark`` fixture where the run asks for benchmark output (``--benchmark-json
+    FILE`` or another ``--benchmark-...`` option), else None."""
+    if request.config.pluginmanager.get_plugin(BENCHMARK_PLUGIN) is None:
+        return None
+    return request.getfixturevalue("benchmark")
+
+
 @pytest.fixture(scope="session")
 def dataset(pytestconfig: pytest.Config, lab: LabConfig) -> tuple[Split, Split]:
     """(train, test) splits for the accuracy checks; the test labels never leave this process."""
@@ -220,9 +255,15 @@ def _check(item: pytest.Item, submission: str | None) -> tuple[str, str]:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """Feedback becomes its message alone (the longrepr); a grader check's report gets ``cnngrade``:
+    ``(submission, check, title, points, outcome, output)``, where ``outcome`` is ``error`` for an
+    internal error and ``output`` what the score report and results.json show."""
     report = yield
-    if call.excinfo is not None and call.excinfo.errisinstance((SubmissionError, ConfigError, DataError)):
-        report.longrepr = str(call.excinfo.value)
+    exc = call.excinfo.value if call.excinfo is not None else None
+    if exc is not None and isinstance(exc, (SubmissionError, ConfigError, DataError)):
+        report.longrepr = str(exc)
+    elif exc is not None and isinstance(exc, pytest.fail.Exception) and report.failed:
+        report.longrepr = exc.msg  # without the exceptions it was raised in handling
     callspec = getattr(item, "callspec", None)
     submissions = item.config.stash[_submissions_key]
     submission = callspec.params.get("submission") if callspec is not None else None
@@ -230,8 +271,45 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     check, title = _check(item, submission if submissions.several else None)
     points = _points(item, check.split("[", 1)[0])
     if points is not None:
-        report.cnngrade = (submission, check, title, points)
+        outcome, output = report.outcome, ""
+        if report.skipped and isinstance(report.longrepr, tuple):
+            output = str(report.longrepr[2]).removeprefix("Skipped: ")
+        elif report.failed and exc is not None and not is_feedback(exc):
+            outcome, output = "error", internal_error(exc)
+        elif report.failed:
+            output = report.longreprtext
+            if exc is not None and not is_absent(exc):
+                output = _with_dependencies(item, submission, output)
+                report.longrepr = output
+        report.cnngrade = (submission, check, title, points, outcome, output)
     return report
+
+
+def _with_dependencies(item: pytest.Item, submission: str, message: str) -> str:
+    """``message`` of a failed check, with :func:`fix_first`'s note where it uses lab functions that
+    failed their own checks earlier for this submission; the functions it grades join those."""
+    failing = item.config.stash.setdefault(_failing_key, {}).setdefault(submission, set())
+    functions = _marker_args(item, "lab_function")
+    uses = set(_marker_args(item, "uses"))
+    question = getattr(item, "callspec", None) and item.callspec.params.get("question")
+    answer = getattr(question, "name", None)
+    if isinstance(answer, str):
+        uses |= set(_answer_uses(item.config).get(answer, ()))
+    note = fix_first(answer or (functions[0] if functions else item.name), (uses & failing) - set(functions),
+                     answer=isinstance(answer, str))
+    failing.update(functions)
+    return f"{message}\n{note}" if note else message
+
+
+def _marker_args(item: pytest.Item, name: str) -> tuple[str, ...]:
+    marker = item.get_closest_marker(name)
+    return tuple(marker.args) if marker else ()
+
+
+def _answer_uses(config: pytest.Config) -> dict[str, tuple[str, ...]]:
+    if _answer_uses_key not in config.stash:
+        config.stash[_answer_uses_key] = answer_uses(_option_path(config, "--reference", "reference") / "answers.py")
+    return config.stash[_answer_uses_key]
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -251,42 +329,111 @@ def _backend(config: pytest.Config) -> str:
 
 
 class ScoreCollector:
-    """Collects every check's outcome per submission, prints the score, writes results.json."""
+    """Collects every check's outcome per submission, prints the score report last, writes results.json.
+
+    Unless ``--tb`` is given, the failures of grader checks are left out of pytest's FAILURES, ERRORS and
+    short summary sections (the report shows their messages), and, unless ``-v`` is, the warnings raised
+    while they ran are left out of pytest's warnings summary (the report shows each once).
+    """
 
     def __init__(self, config: pytest.Config, submissions: Submissions) -> None:
         self.config = config
         self.submissions = submissions
         self.boards = {name: Scoreboard() for name in submissions.names}
+        #: pytest's reports of the warnings raised while grader checks ran, left out of its summary
+        self.warnings: list[Any] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         info = getattr(report, "cnngrade", None)
         if info is None:
             return
-        submission, name, title, points = info
-        if report.skipped and isinstance(report.longrepr, tuple):
-            output = str(report.longrepr[2]).removeprefix("Skipped: ")
-        else:
-            output = report.longreprtext if report.failed else ""
-        self.boards[submission].record(report.nodeid, name, title, points, report.outcome, output)
+        submission, name, title, points, outcome, output = info
+        self.boards[submission].record(report.nodeid, name, title, points, outcome, output)
 
-    def pytest_terminal_summary(self, terminalreporter) -> None:  # noqa: ANN001 - pytest's TerminalReporter
+    @property
+    def every_check(self) -> bool:
+        """Whether the report lists every check (``-v`` or ``--all-checks``)."""
+        return bool(self.config.getoption("--all-checks")) or self.config.get_verbosity() > 0
+
+    @property
+    def pytest_shows_failures(self) -> bool:
+        """Whether pytest's own sections show the grader checks' failures: when ``--tb`` asks for them."""
+        return self.config.option.tbstyle != "auto"
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_terminal_summary(self, terminalreporter) -> Iterator[None]:  # noqa: ANN001 - pytest's TerminalReporter
+        """Around pytest's summary sections: the grader checks' failures and warnings are taken out of
+        its statistics while they print, and put back for its final counts."""
+        stats = terminalreporter.stats
+        graded = {r.nodeid for board in self.boards.values() for r in board.results.values()}
+        hidden: dict[str, list] = {}
+        if not self.pytest_shows_failures:
+            for key in ("failed", "error"):
+                hidden[key] = [r for r in stats.get(key, []) if getattr(r, "cnngrade", None)]
+        if not self.every_check:
+            hidden["warnings"] = [r for r in stats.get("warnings", []) if getattr(r, "nodeid", None) in graded]
+        for key, reports in hidden.items():
+            stats[key] = [r for r in stats.get(key, []) if all(r is not h for h in reports)]
+        self.warnings = hidden.get("warnings", [])
+        try:
+            return (yield)
+        finally:
+            for key, reports in hidden.items():
+                stats.setdefault(key, []).extend(reports)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_sessionfinish(self) -> Iterator[None]:
+        """After pytest's own summary (its counts line included): results.json, then the score report."""
+        try:
+            return (yield)
+        finally:
+            for name, board in self.boards.items():
+                target = self.submissions.results_path(name)
+                if target is not None and board.results:
+                    board.write_json(target)
+            terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+            if terminal is not None:
+                self._print_report(terminal)
+
+    def _print_report(self, terminalreporter) -> None:  # noqa: ANN001 - pytest's TerminalReporter
         graded = {name: board for name, board in self.boards.items() if board.results}
         if not graded:
             return
         terminalreporter.section("cnngrade score")
-        terminalreporter.write_line(f"Backend: {_backend(self.config)}")
+        if self.config.get_verbosity() < 0:  # -q: no header said it
+            terminalreporter.write_line(f"Backend: {_backend(self.config)}")
         if not self.submissions.several:
-            for line in next(iter(graded.values())).table():
-                terminalreporter.write_line(line, bold=line.startswith("Score"))
+            board = next(iter(graded.values()))
+            lines = board.report(every_check=self.every_check, messages=not self.pytest_shows_failures,
+                                 width=terminalreporter._tw.fullwidth, notes=self._warning_notes())
+            for line in lines:
+                terminalreporter.write_line(line, **_markup(line, last=line is lines[-1]))
             return
         width = max(len(name) for name in graded)
         for name, board in graded.items():
             failed = [r.name for r in board.results.values() if r.status == "failed"]
+            errors = [r.name for r in board.internal_errors]
             note = f"  failed: {', '.join(failed)}" if failed else ""
+            note += f"  internal errors (bugs in cnngrade): {', '.join(errors)}" if errors else ""
             terminalreporter.write_line(f"{name:<{width}}  {board.score_text()}{note}")
 
-    def pytest_sessionfinish(self) -> None:
-        for name, board in self.boards.items():
-            target = self.submissions.results_path(name)
-            if target is not None and board.results:
-                board.write_json(target)
+    def _warning_notes(self) -> list[str]:
+        """Each distinct warning raised while the checks ran, once: ``Warning (14 times): lab4_cnn.py:47:
+        UserWarning: Implicit dimension choice for log_softmax has been deprecated. ...``."""
+        counts: dict[str, int] = {}
+        for report in self.warnings:
+            text = str(getattr(report, "message", "")).strip().splitlines()
+            if text:
+                first = re.sub(r"^\S*[/\\]([^/\\:]+:\d+:)", r"\1", text[0])  # the file's name, not its path
+                counts[first] = counts.get(first, 0) + 1
+        return [f"Warning{f' ({n} times)' if n > 1 else ''}: {text}" for text, n in counts.items()]
+
+
+def _markup(line: str, *, last: bool) -> dict[str, bool]:
+    """Terminal colours of a report line: failed checks red, skipped ones yellow, the score bold."""
+    if last:
+        return {"bold": True}
+    label = re.match(r"\s*\S+/\S+  (FAIL|ERROR|SKIP)  ", line)
+    if label is None:
+        return {}
+    return {"yellow": True} if label.group(1) == "SKIP" else {"red": True}

@@ -1,8 +1,17 @@
-"""Points per check, the score table, and Gradescope's ``results.json``."""
+"""Points per check, the score report, and Gradescope's ``results.json``.
+
+The report (:meth:`Scoreboard.report`) prints each failure's message once: in the compact form (the
+default) the checks that fail with the same message share one entry (a blank template's
+``Net() is not implemented yet``, a missing part), passed checks are counted, not listed; with
+``every_check`` each check has its line and a message repeated by a later check is not printed again.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+import textwrap
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +19,18 @@ from pathlib import Path
 def format_points(value: float) -> str:
     """``5`` for 5.0, ``2.5`` for 2.5."""
     return f"{value:g}"
+
+
+#: how the output of a check that ended in an internal error starts (terminal and results.json)
+INTERNAL_ERROR = "Internal error in cnngrade"
+#: a check's status -> its label in the report
+LABELS = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR"}
+#: how far a failure's message is indented under its check
+MESSAGE_INDENT = " " * 6
+#: the end of a property check's message, which names the property that found the problem
+PROPERTY_NAME = re.compile(r" ?\(property: [\w-]+\)")
+#: the compact report's pointer to the full one
+COMPACT_HINT = "--all-checks or -v lists them all"
 
 
 @dataclass
@@ -20,7 +41,7 @@ class CheckResult:
     name: str
     title: str
     max_score: float
-    status: str = "passed"  # passed | failed | skipped
+    status: str = "passed"  # passed | failed | skipped | error (an internal error: a bug in cnngrade)
     output: str = ""
 
     @property
@@ -30,17 +51,33 @@ class CheckResult:
 
 @dataclass
 class Scoreboard:
-    """All checks of a run, in the order they ran; skipped checks count for nothing."""
+    """All checks of a run, in the order they ran; skipped checks count for nothing, checks that ended in
+    an internal error count as failed."""
 
     results: dict[str, CheckResult] = field(default_factory=dict)
 
     def record(self, nodeid: str, name: str, title: str, points: float, outcome: str, output: str) -> None:
-        """Fold one phase's outcome (setup, call, teardown) into the check's result."""
+        """Fold one phase's outcome (setup, call, teardown: ``passed``, ``failed``, ``skipped`` or ``error``)
+        into the check's result: an error outweighs a failure, which outweighs a skip."""
         result = self.results.setdefault(nodeid, CheckResult(nodeid, name, title, points))
-        if outcome == "failed" and result.status != "failed":
+        if outcome == "error" and result.status != "error":
+            result.status, result.output = "error", output
+        elif outcome == "failed" and result.status not in ("failed", "error"):
             result.status, result.output = "failed", output
         elif outcome == "skipped" and result.status == "passed":
             result.status, result.output = "skipped", output
+
+    def statuses(self) -> dict[str, int]:
+        """How many checks passed, failed, were skipped or ended in an internal error (those present)."""
+        counts: dict[str, int] = {}
+        for r in self.results.values():
+            counts[r.status] = counts.get(r.status, 0) + 1
+        return counts
+
+    @property
+    def internal_errors(self) -> list[CheckResult]:
+        """The checks that ended in an internal error (a bug in cnngrade)."""
+        return [r for r in self.results.values() if r.status == "error"]
 
     @property
     def counted(self) -> list[CheckResult]:
@@ -60,14 +97,53 @@ class Scoreboard:
 
     def table(self) -> list[str]:
         """One line per check, then ``Score: 37/40``."""
+        return [*(_line(r) for r in self.results.values()), self.score_text()]
+
+    def report(self, *, every_check: bool = False, messages: bool = True, width: int = 80,
+               notes: Sequence[str] = ()) -> list[str]:
+        """The score report: the checks that did not pass (every check with ``every_check``), each
+        failure's message once under the first check that failed with it (``messages``; wrapped to
+        ``width``), ``notes`` (lines such as a warning), how many checks passed, then ``Score: 37/40``."""
         lines = []
-        for r in self.results.values():
-            points = f"{format_points(r.score)}/{format_points(r.max_score)}"
-            label = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP"}[r.status]
-            note = f" ({r.output})" if r.status == "skipped" and r.output else ""
-            lines.append(f"{points:>7}  {label}  {r.title}{note}")
+        shown: set[str] = set()
+        for r, more in self._entries(every_check):
+            repeated = r.status in ("failed", "error") and _problem(r) in shown
+            lines.append(_line(r, more, same=repeated and messages))
+            if messages and r.status in ("failed", "error") and not repeated:
+                shown.add(_problem(r))
+                lines.extend(_indented(r.output, width if r.status == "failed" else None))
+        for note in notes:
+            lines.extend(textwrap.wrap(note, width, subsequent_indent=MESSAGE_INDENT, break_long_words=False,
+                                       break_on_hyphens=False) or [""])
+        counts = self.statuses()
+        words = {"passed": "passed", "failed": "failed", "skipped": "skipped", "error": "ended in an internal error"}
+        told = ", ".join(f"{counts[s]} {words[s]}" for s in words if counts.get(s))
+        hint = "" if every_check else f"; {COMPACT_HINT}"
+        count = len(self.results)
+        lines.append(f"{count} check{'s' if count != 1 else ''}: {told}{hint}.")
         lines.append(self.score_text())
         return lines
+
+    def _entries(self, every_check: bool) -> Iterator[tuple[CheckResult, list[CheckResult]]]:
+        """The report's entries: each check with ``every_check``; else each check that did not pass,
+        those failed with the same problem as an earlier one (:func:`_problem`) folded into its entry
+        (the ``more`` list)."""
+        if every_check:
+            yield from ((r, []) for r in self.results.values())
+            return
+        entries: dict[str, tuple[CheckResult, list[CheckResult]]] = {}
+        order: list[tuple[CheckResult, list[CheckResult]]] = []
+        for r in self.results.values():
+            if r.status == "passed":
+                continue
+            if r.status == "failed" and _problem(r) in entries:
+                entries[_problem(r)][1].append(r)
+                continue
+            entry: tuple[CheckResult, list[CheckResult]] = (r, [])
+            if r.status == "failed":
+                entries[_problem(r)] = entry
+            order.append(entry)
+        yield from order
 
     def gradescope(self) -> dict:
         """Gradescope's results schema: score, max_score and one entry per check."""
@@ -91,3 +167,37 @@ class Scoreboard:
     def write_json(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.gradescope(), indent=2) + "\n", encoding="utf-8")
+
+
+def _problem(r: CheckResult) -> str:
+    """What a failed check's message says is wrong: its message, less the name of the property that
+    found it (properties of one function that fail on the same smallest input fail the same way)."""
+    return PROPERTY_NAME.sub("", r.output)
+
+
+def _line(r: CheckResult, more: Sequence[CheckResult] = (), same: bool = False) -> str:
+    """``   0/85  FAIL  Net() builds with no arguments (and 16 more checks that fail the same way)``:
+    the points of the check (and of ``more``, the checks folded into its entry), its label and title."""
+    score = r.score + sum(m.score for m in more)
+    total = r.max_score + sum(m.max_score for m in more)
+    points = f"{format_points(score)}/{format_points(total)}"
+    note = f" ({r.output})" if r.status == "skipped" and r.output else ""
+    if more:
+        note = f" (and {len(more)} more {'checks that fail' if len(more) > 1 else 'check that fails'} the same way)"
+    elif same:
+        note = " (the same message as above)"
+    return f"{points:>7}  {LABELS[r.status]}  {r.title}{note}"
+
+
+def _indented(message: str, width: int | None) -> list[str]:
+    """``message`` indented under its check, its long lines wrapped at ``width`` (short lines, such as
+    a table's, kept as they are; none with ``width`` None, as for a traceback)."""
+    lines = []
+    for line in message.strip("\n").splitlines() or [""]:
+        text = MESSAGE_INDENT + line
+        if width is None or len(text) <= width:
+            lines.append(text.rstrip())
+        else:
+            lines.extend(textwrap.wrap(line, width, initial_indent=MESSAGE_INDENT, subsequent_indent=MESSAGE_INDENT,
+                                       break_long_words=False, break_on_hyphens=False))
+    return lines

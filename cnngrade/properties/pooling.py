@@ -153,6 +153,19 @@ class _Ctx(CheckContext[PoolCase]):
     def expected_shape(self, case: PoolCase) -> tuple[tuple[int, ...], str]:
         return case.output_shape(), shape_formula(case.params)
 
+    def check_shape(self, case: PoolCase, out: torch.Tensor, *, on: str = "") -> None:
+        """Fail unless ``out`` has the expected shape; where the call leaves out the stride, the
+        message says what that means (the most common pooling mistake: a stride of 1)."""
+        expected, formula = self.expected_shape(case)
+        if tuple(out.shape) != expected:
+            raise self.fail(
+                case,
+                f"{on}output shape should be {format_shape(expected)} ({formula}) but was "
+                f"{format_shape(out.shape)}{_stride_default_note(case)}",
+                expected=expected,
+                seen=tuple(out.shape),
+            )
+
     def reference(self, case: PoolCase, **tensors: torch.Tensor) -> torch.Tensor:
         return torch_pool(self.kind, tensors.get("x", case.x), case.kwargs)
 
@@ -178,6 +191,18 @@ def torch_pool(kind: str, x: torch.Tensor, kwargs: dict[str, Any]) -> Any:
         out = fn(x.unsqueeze(0), **kwargs)
         return tuple(o.squeeze(0) for o in out) if isinstance(out, tuple) else out.squeeze(0)
     return fn(x, **kwargs)
+
+
+def _stride_default_note(case: PoolCase) -> str:
+    """``: the call omits stride, and an omitted stride means stride = kernel_size (2 here)`` where the
+    call leaves the stride out (or passes None), else ``""``."""
+    stride = case.kwargs.get("stride", ())
+    if stride is not None and stride != ():
+        return ""
+    kernel = case.params.kernel
+    size = kernel[0] if kernel[0] == kernel[1] else kernel
+    given = "omits stride, and an omitted stride" if "stride" not in case.kwargs else "passes stride=None, which"
+    return f": the call {given} means stride = kernel_size ({size} here)"
 
 
 def shape_formula(params: PoolParams) -> str:

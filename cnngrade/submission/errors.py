@@ -29,6 +29,11 @@ class MissingPart(SubmissionError):
     """The submission does not contain a file or name that the check needs."""
 
 
+class MissingFile(MissingPart):
+    """The submission holds no file for a whole part of the lab (no ``pooling.py``, and no notebook
+    that defines its names): every check of that part fails with the same message."""
+
+
 class NotImplementedYet(SubmissionError):
     """The student left a template function blank (it raises ``NotImplementedError``)."""
 

@@ -72,6 +72,25 @@ class LayerCall:
     output_shape: tuple[int, ...]
 
 
+@dataclass(frozen=True)
+class ModuleCall:
+    """One call of a leaf submodule during a forward pass, in call order: its first tensor input and
+    its tensor output (None where it had none)."""
+
+    name: str
+    kind: str
+    input: torch.Tensor | None
+    output: torch.Tensor | None
+
+
+@dataclass(frozen=True)
+class NetRun:
+    """The output of one forward pass, and the calls of the net's leaf submodules it made."""
+
+    output: torch.Tensor
+    calls: tuple[ModuleCall, ...]
+
+
 class Submission(abc.ABC):
     """A handle on one submission. Each call is independent of the grader's own state."""
 
@@ -88,6 +107,15 @@ class Submission(abc.ABC):
 
         ``seed`` seeds torch's generator just before the call, so dropout masks are reproducible.
         """
+
+    @abc.abstractmethod
+    def run_with_state(
+        self, state: dict[str, torch.Tensor], x: torch.Tensor, *, train: bool = False, seed: int = 0
+    ) -> NetRun:
+        """Build a fresh ``Net()`` (after ``torch.manual_seed(0)``), set the parameters ``state`` names
+        (parameter name -> tensor) to its tensors, and run it on ``x`` in train or eval mode without gradients, under
+        ``torch.manual_seed(seed)`` (so that its dropout draws the masks the grader's own computation
+        draws with that seed): its output and its leaf submodules' calls."""
 
     @abc.abstractmethod
     def trace(self, x: torch.Tensor) -> list[LayerCall]:

@@ -16,7 +16,7 @@ from torch import nn
 from cnngrade.lab.parts import PARTS, part_of
 from cnngrade.submission import net_probe
 from cnngrade.submission.errors import NotImplementedYet, StudentCodeError, SubmissionError
-from cnngrade.submission.handle import LayerCall, NetDescription, Submission
+from cnngrade.submission.handle import LayerCall, NetDescription, NetRun, Submission
 from cnngrade.submission.layout import file_for
 from cnngrade.submission.loading import LoadedModule, load_module
 from cnngrade.submission.plain import to_plain
@@ -85,6 +85,18 @@ class InProcessSubmission(Submission):
         module = self._module("lab4_cnn")
         what = f"Net.forward on a batch of shape {tuple(x.shape)}"
         return self._run(what, module, net_probe.forward, self.net, x.clone(), train=train, seed=seed)
+
+    def run_with_state(
+        self, state: dict[str, torch.Tensor], x: torch.Tensor, *, train: bool = False, seed: int = 0
+    ) -> NetRun:
+        module, cls = self._get("Net")
+        torch.manual_seed(0)
+        net = self._run("Net()", module, cls)
+        if not isinstance(net, nn.Module):
+            raise StudentCodeError(f"Net() built {type(net).__name__}, not a torch.nn.Module.")
+        net_probe.set_parameters(net, state)
+        what = f"Net.forward on a batch of shape {tuple(x.shape)} ({'train' if train else 'eval'} mode)"
+        return self._run(what, module, net_probe.run, net, x.clone(), train=train, seed=seed)
 
     def trace(self, x: torch.Tensor) -> list[LayerCall]:
         module = self._module("lab4_cnn")

@@ -16,7 +16,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from cnngrade.submission.errors import StudentCodeError, WrongReturn, describe_value
-from cnngrade.submission.handle import LayerCall, ModuleInfo, NetDescription, ParameterInfo
+from cnngrade.submission.handle import LayerCall, ModuleCall, ModuleInfo, NetDescription, NetRun, ParameterInfo
 
 _KINDS: tuple[tuple[type[nn.Module] | tuple[type[nn.Module], ...], str], ...] = (
     (nn.Conv2d, "conv2d"),
@@ -55,6 +55,11 @@ def describe(net: nn.Module) -> NetDescription:
     return NetDescription(modules, parameters)
 
 
+def plain_tensor(value: torch.Tensor) -> torch.Tensor:
+    """A detached copy of ``value`` of the base tensor class."""
+    return value.detach().as_subclass(torch.Tensor).clone()
+
+
 def as_output_tensor(value: object) -> torch.Tensor:
     """``value`` as a plain detached tensor, or :class:`WrongReturn` if it is not a tensor."""
     if not isinstance(value, torch.Tensor):
@@ -71,6 +76,43 @@ def forward(net: nn.Module, x: torch.Tensor, *, train: bool, seed: int) -> torch
     torch.manual_seed(seed)
     with torch.no_grad():
         return as_output_tensor(net(x))
+
+
+def set_parameters(net: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Copy ``state`` into the parameters of ``net`` it names (with their shapes); the others keep
+    their values."""
+    parameters = dict(net.named_parameters())
+    problems = [f"{name} is not a parameter of Net" for name in state if name not in parameters]
+    problems += [f"{name} has shape {tuple(parameters[name].shape)}, not {tuple(value.shape)}"
+                 for name, value in state.items() if name in parameters and parameters[name].shape != value.shape]
+    if problems:
+        raise WrongReturn("The grader's weights do not fit your Net: " + "; ".join(problems) + ".")
+    with torch.no_grad():
+        for name, value in state.items():
+            parameters[name].copy_(value)
+
+
+def run(net: nn.Module, x: torch.Tensor, *, train: bool, seed: int) -> NetRun:
+    """``net(x)`` in train or eval mode under ``torch.manual_seed(seed)``, without gradients, recording
+    each leaf submodule's first tensor input and tensor output."""
+    calls: list[ModuleCall] = []
+
+    def record(name: str):
+        def hook(module: nn.Module, inputs: tuple, output: object) -> None:
+            first = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else None
+            calls.append(ModuleCall(name, kind_of(module), None if first is None else plain_tensor(first),
+                                    plain_tensor(output) if isinstance(output, torch.Tensor) else None))
+
+        return hook
+
+    leaves = [(n, m) for n, m in net.named_modules() if n and not any(True for _ in m.children())]
+    handles = [m.register_forward_hook(record(n)) for n, m in leaves]
+    try:
+        output = forward(net, x, train=train, seed=seed)
+    finally:
+        for h in handles:
+            h.remove()
+    return NetRun(output, tuple(calls))
 
 
 def trace(net: nn.Module, x: torch.Tensor) -> list[LayerCall]:

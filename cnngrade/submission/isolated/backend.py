@@ -44,7 +44,7 @@ def _call_description(method: str, arguments: dict[str, Any]) -> str:
     shape = f" on a batch of shape {tuple(x.shape)}" if hasattr(x, "shape") else ""
     if method == "build_net":
         return "Net()"
-    if method in ("forward", "trace"):
+    if method in ("forward", "trace", "run_with_state"):
         return f"Net.forward{shape}"
     if method == "gradients":
         return f"Backpropagating through Net{shape}"
