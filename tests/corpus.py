@@ -41,13 +41,16 @@ CORRECT_DIR = TESTS / "correct"
 NOTEBOOKS = TESTS / "buggy_notebooks"
 HOSTILE = TESTS / "hostile"
 #: grading processes run side by side (the machine has 2 cores and the unit tests run beside them,
-#: but several gradings spend seconds waiting: on hanging submissions' time limits, on sleeps)
+#: but gradings spend much of their time waiting: on sandboxed children, hanging submissions' time
+#: limits, sleeps)
 WORKERS = 3
 
 NET_GRADERS = ("test_1_structure.py", "test_2_forward.py")
 MODEL_GRADERS = ("test_6_device.py", "test_7_accuracy.py", "test_8_speed.py")
 PART_GRADERS = ("test_3_pooling.py", "test_4_conv_math.py", "test_5_questions.py")
-HOSTILE_NET_GRADERS = ("test_1_structure.py", "test_2_forward.py", "test_6_device.py")
+#: the checks hostile submissions get (not the device checks: their forward on torch's `meta` device
+#: costs each sandboxed child more than a second of importing sympy, and no attack aims at them)
+HOSTILE_NET_GRADERS = ("test_1_structure.py", "test_2_forward.py")
 #: a short call limit for hostile submissions, and one restart
 HOSTILE_ENV = {"CNNGRADE_CALL_TIMEOUT": "10", "CNNGRADE_MAX_RESTARTS": "1"}
 #: the hanging ones run into their limit on every call: given on the command line (an honest call of
@@ -352,16 +355,22 @@ def _hostile(names: Callable[[str], bool]) -> list[Path]:
     return sorted(p for p in HOSTILE.iterdir() if p.is_dir() and names(p.name))
 
 
+def hostile_half(half: int) -> list[Path]:
+    """Every other one of the hostile submissions that no other group grades (two groups, side by side)."""
+    return _hostile(lambda n: n not in HANGING + HOSTILE_MODEL + HOSTILE_LEARNS)[half::2]
+
+
 GROUPS: dict[str, Group] = {
     # the reference and the blank templates, with every check
-    "reference": Group(listed(REFERENCE), cost=20),
+    # (graded as a student runs `pytest graders --submission reference`: -v undoes the -q of gradings)
+    "reference": Group(listed(REFERENCE), options=("-v",), cost=60),  # the first top-level test reads it
     "templates": Group(listed(ROOT / "student_templates", ROOT / "student_templates" / "lab4.ipynb"), cost=12),
     # the reference through `cnngrade grade`, sandboxed by default (tests/test_backend_choice.py)
     "reference_command": Group(listed(REFERENCE), command=True, cost=30),
     # buggy Nets: the Net checks; those with a bug the model checks see: every Net and model check
     "buggy_net": Group(_buggy_net, files=NET_GRADERS, cost=25),
-    "buggy_model": Group(listed(*(BUGGY / n for n in MODEL_BUGGY), *(BUGGY_MODEL / n for n in MODEL_ONLY)),
-                         files=NET_GRADERS + MODEL_GRADERS, cost=45),
+    "buggy_model": Group(listed(*(BUGGY / n for n in MODEL_BUGGY)), files=NET_GRADERS + MODEL_GRADERS, cost=45),
+    "model_only": Group(listed(*(BUGGY_MODEL / n for n in MODEL_ONLY)), files=NET_GRADERS + MODEL_GRADERS, cost=45),
     "slow_loop": Group(slow_lab, files=MODEL_GRADERS, options=("--lab-config=lab.toml",), cost=25),
     "run_all_code": Group(listed(NOTEBOOKS / "trains_and_downloads.ipynb"), files=NET_GRADERS,
                           options=("--run-all-code",), cost=8),
@@ -376,10 +385,10 @@ GROUPS: dict[str, Group] = {
     "softmax_command": Group(listed(BUGGY / "softmax"), command=True, env={"CNNGRADE_SANDBOX": "none"},
                              options=("--in-process", "--", "-k", "log_softmax or net_builds"), cost=8),
     # hostile submissions, isolated; the reference before and after them
-    "hostile": Group(lambda scratch: [REFERENCE, *_hostile(lambda n: n not in HANGING + HOSTILE_MODEL + HOSTILE_LEARNS),
-                                      REFERENCE],
-                     files=HOSTILE_NET_GRADERS, options=("--isolated", "--junitxml=junit.xml"), env=HOSTILE_ENV,
-                     cost=150),
+    "hostile": Group(lambda scratch: [REFERENCE, *hostile_half(0), REFERENCE], files=HOSTILE_NET_GRADERS,
+                     options=("--isolated", "--junitxml=junit.xml"), env=HOSTILE_ENV, cost=80),
+    "hostile_2": Group(lambda scratch: hostile_half(1), files=HOSTILE_NET_GRADERS,
+                       options=("--isolated", "--junitxml=junit.xml"), env=HOSTILE_ENV, cost=75),
     "hostile_hanging": Group(lambda scratch: _hostile(lambda n: n in HANGING), files=HOSTILE_NET_GRADERS,
                              options=("--isolated", f"--call-timeout={HANGING_TIMEOUT}"), env=HANGING_ENV,
                              cost=30),
@@ -395,7 +404,6 @@ GROUPS: dict[str, Group] = {
     # what a student sees (tests/test_feedback.py): the reference graded as a student runs it (-v cancels
     # the -q of run_graders_on_each: `pytest graders --submission reference`), the notebook template alone
     # (Net only: three parts missing), and two first-attempt mistakes in pooling and conv math
-    "feedback_reference": Group(listed(REFERENCE), options=("-v",), cost=20),
     "feedback_notebook": Group(listed(ROOT / "student_templates" / "lab4.ipynb"), cost=8),
     "feedback_first_attempt": Group(first_attempt, files=NET_GRADERS + PART_GRADERS, cost=18),
 }

@@ -1,7 +1,7 @@
 """What a student sees: one clear message per mistake, the score last, internal errors as bugs.
 
-The gradings are groups of tests/corpus.py: ``feedback_reference`` (the reference graded as a student
-runs ``pytest graders --submission reference``), ``feedback_notebook`` (the notebook template alone:
+The gradings are groups of tests/corpus.py: ``reference`` (the reference graded as a student runs
+``pytest graders --submission reference``), ``feedback_notebook`` (the notebook template alone:
 Net only, three parts missing), ``feedback_first_attempt`` (pooling that takes an omitted stride as 1,
 an off-by-one conv_output_size that unfold, fold and conv2d_unfold call, a log_softmax without dim).
 """
@@ -55,9 +55,9 @@ def assert_no_pytest_noise(stdout: str) -> None:
 # --------------------------------------------------------------------------- a good submission
 
 
-@pytest.mark.grades("feedback_reference")
+@pytest.mark.grades("reference")
 def test_the_reference_graded_as_a_student_runs_it_fits_on_one_screen(corpus):
-    grade = corpus.grade("feedback_reference")
+    grade = corpus.grade("reference")
     assert grade.failed() == {} and grade.score == grade.max_score
     lines = grade.stdout.rstrip().splitlines()
     assert len(lines) <= SCREEN_LINES, grade.stdout

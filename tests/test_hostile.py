@@ -37,7 +37,16 @@ from cnngrade.submission import errors
 from cnngrade.submission.handle import LayerCall, ModuleInfo, NetDescription, ParameterInfo, Submission
 from cnngrade.submission.isolated import IsolatedSubmission, protocol, sandbox
 from cnngrade.submission.isolated.sandbox import SandboxUnavailable
-from tests.corpus import FORGED_IN_PROCESS, HANGING, HANGING_TIMEOUT, HOSTILE, HOSTILE_LEARNS, HOSTILE_MODEL, Corpus
+from tests.corpus import (
+    FORGED_IN_PROCESS,
+    HANGING,
+    HANGING_TIMEOUT,
+    HOSTILE,
+    HOSTILE_LEARNS,
+    HOSTILE_MODEL,
+    Corpus,
+    hostile_half,
+)
 from tests.host import host_state
 from tests.paths import ROOT
 from tests.sandboxes import sandbox_or_skip
@@ -47,7 +56,8 @@ FORWARD = ("test_architecture", "test_forward_returns_tensor", "test_output_shap
            "test_log_softmax", "test_eval_deterministic", "test_batch_independence", "test_dropout_placement")
 SANDBOX_UID = 65534
 FORGED_MARK = "forged by a hostile submission"
-GROUPS = ("hostile", "hostile_hanging", "hostile_model", "hostile_learns", *(f"forged:{n}" for n in FORGED_IN_PROCESS))
+GROUPS = ("hostile", "hostile_2", "hostile_hanging", "hostile_model", "hostile_learns",
+          *(f"forged:{n}" for n in FORGED_IN_PROCESS))
 #: the mark of the tests that read the hostile gradings
 grades_hostile = pytest.mark.grades(*GROUPS)
 
@@ -107,7 +117,7 @@ EXPECTED: dict[str, Verdict] = {
 def group_of(name: str) -> str:
     """The corpus group that grades the hostile submission ``name`` isolated."""
     for group, names in (("hostile_hanging", HANGING), ("hostile_model", HOSTILE_MODEL),
-                         ("hostile_learns", HOSTILE_LEARNS)):
+                         ("hostile_learns", HOSTILE_LEARNS), ("hostile_2", [p.name for p in hostile_half(1)])):
         if name in names:
             return group
     return "hostile"
@@ -220,7 +230,7 @@ def test_forged_results_and_junit_are_not_what_the_grader_reports(hostile):
     result = hostile.grade("forge_results")
     assert result.score < result.max_score
     assert all(FORGED_MARK not in c["output"] for c in result.checks.values())
-    junit = (hostile.corpus.graded("hostile").scratch / "junit.xml").read_text()
+    junit = (hostile.corpus.graded(group_of("forge_results")).scratch / "junit.xml").read_text()
     assert FORGED_MARK not in junit
     assert re.search(r'<testcase [^>]*name="test_log_softmax\[forge_results\]"[^>]*>\s*<failure', junit)
 

@@ -98,6 +98,7 @@ from cnngrade.properties.strategies import (
     COEFFICIENTS,
     FINITE,
     POSITIVE,
+    SHIFTS,
     PoolCase,
     PoolParams,
     pool_cases,
@@ -481,7 +482,7 @@ def _catalogue(kind: str) -> Catalogue:
             ),
             Property("constant", "a constant input stays that constant", with_(FINITE), _constant),
             max_ge_avg,
-            Property("add_constant", "f(x + c) == f(x) + c", with_(FINITE), _add_constant),
+            Property("add_constant", "f(x + c) == f(x) + c", with_(SHIFTS), _add_constant),
             Property("positive_scale", "f(a*x) == a*f(x) for a > 0", with_(POSITIVE), _positive_scale),
         ]
         extended = [

@@ -47,6 +47,9 @@ from cnngrade.properties.supports import Supports, as_supports
 
 #: constants added to inputs: quarters in [-10, 10] (shrinking to 0)
 FINITE = st.integers(-40, 40).map(lambda v: v / 4)
+#: constants added to an input: small ones, and magnitudes far beyond any data value, which a padding
+#: with a large finite number (-1e4 where max pooling needs -inf) cannot stay below
+SHIFTS = st.one_of(FINITE, st.sampled_from((-1e6, 1e6)))
 #: positive scale factors: quarters in [0.25, 8]
 POSITIVE = st.integers(1, 32).map(lambda v: v / 4)
 #: coefficients of linear combinations: quarters in [-4, 4]

@@ -154,6 +154,12 @@ MUTANTS = {
         first="matches_torch",
         also=("window_membership", "add_constant"),
     ),
+    "max_pad_large_finite": Mutant(
+        "max_pool2d",
+        "pads with a large finite number (-1e4) instead of -inf: right for data of ordinary size",
+        {"), -torch.inf)": "), -1e4)"},
+        first="add_constant",
+    ),
     "max_mutates_input": Mutant(
         "max_pool2d",
         "shifts its input in place by its minimum (and the output back): right values, modified input",
