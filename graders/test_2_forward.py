@@ -6,8 +6,12 @@ import pytest
 import torch
 
 from cnngrade.grader.architecture import Architecture
-from cnngrade.grader.equivalence import dropout_verdict, eval_verdict, match_parameters
+from cnngrade.grader.equivalence import dropout_verdict, eval_verdict, match_parameters, module_of
 from cnngrade.grader.feedback import expect, fail
+from cnngrade.grader.parameters import STATE_SEED, draw_state, examine, gradient_mismatches, missing_gradients
+
+#: the seed the gradients (dropout masks, the weights of the output's sum) are drawn with
+GRADIENT_SEED = 0
 
 
 def batch_size(lab) -> int:
@@ -156,15 +160,30 @@ def test_every_parameter_gets_gradient(submission, lab, images):
     """Every parameter gets a nonzero gradient (no unused or frozen layers)"""
     net = submission.build_net()
     x = images(batch_size(lab))
-    grad_output = torch.randn(x.shape[0], lab.setting("net.classes"), generator=torch.Generator().manual_seed(0))
-    grads = submission.gradients(x, grad_output)
-    frozen = [p.name for p in net.parameters if not p.requires_grad]
-    if frozen:
-        fail(f"Parameters {', '.join(frozen)} are frozen (requires_grad=False), so training cannot change them.")
-    missing = [name for name, g in grads.items() if g is None or not g.any()]
+    generator = torch.Generator().manual_seed(GRADIENT_SEED)
+    grad_output = torch.randn(x.shape[0], lab.setting("net.classes"), generator=generator)
+    state = draw_state(net.parameters, STATE_SEED)
+    grads = submission.gradients(state, x, grad_output, seed=GRADIENT_SEED)
+    if any(g is not None and not torch.isfinite(g).all() for g in grads.values()):
+        fail("Net's gradients have NaN or infinite values (see the check for finite outputs).")
+    missing = missing_gradients(grads, net.parameters)
     if missing:
-        used = {c.name for c in submission.trace(x)}
-        unused = sorted({n.rsplit(".", 1)[0] for n in missing} - used)
-        hint = f" Layer{'s' if len(unused) > 1 else ''} {', '.join(unused)} {'are' if len(unused) > 1 else 'is'} " \
-               "defined in __init__ but never used in forward." if unused else ""
-        fail(f"Parameters {', '.join(missing)} get no gradient, so training never changes them.{hint}")
+        frozen = [p.name for p in net.parameters if p.name in missing and not p.requires_grad]
+        unused = examine(submission, net.parameters, x).unused
+        modules = sorted({module_of(name) for name in unused})
+        rest = [name for name in missing if name not in frozen and name not in unused]
+        fail(" ".join([
+            *([f"Parameters {', '.join(frozen)} are frozen (requires_grad=False), so training cannot change "
+               "them."] if frozen else []),
+            *([f"Layers {', '.join(modules)} are defined in __init__ but never used in forward: their parameters get "
+               "no gradient." if len(modules) > 1 else f"Layer {modules[0]} is defined in __init__ but never used in "
+               "forward: its parameters get no gradient."] if modules else []),
+            *([f"{'Parameters' if len(rest) > 1 else 'Parameter'} {', '.join(rest)} "
+               f"{'get' if len(rest) > 1 else 'gets'} no gradient (or almost none), so training never changes "
+               f"{'them' if len(rest) > 1 else 'it'}: a .detach(), .data or torch.no_grad() in forward, or an output "
+               "function that cancels it?"] if rest else []),
+        ]))
+    wrong = gradient_mismatches(submission, state, x, grad_output, grads, GRADIENT_SEED)
+    expect(not wrong, "The gradients of Net's parameters do not match how its output changes when the grader "
+                      f"moves them: {'; '.join(wrong)}. Does forward compute its output in a way autograd does "
+                      "not follow (a custom backward, values copied through .data or numpy)?")

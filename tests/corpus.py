@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from cnngrade.grader.invocation import Grade, run_graders_on_each
+from cnngrade.submission.isolated import cgroups
 from tests.host import host_state
 from tests.mutation import mutate
 from tests.paths import ROOT, TESTS
@@ -331,8 +332,15 @@ MODEL_ONLY = ("ignores_input", "hardcoded_cuda")
 #: hostile submissions that hang: graded side by side with the others
 HANGING = ("infinite_loop", "swallow_timeout", "fork_bomb")
 #: hostile submissions aimed at the trained-model and speed checks, and at the accuracy check
-HOSTILE_MODEL = ("patch_clock", "model_pt_pickle")
+HOSTILE_MODEL = ("patch_clock", "model_pt_pickle", "memoise_slow", "warmup_only", "batch_size_detect")
+#: hostile submissions aimed at the device checks (graded with those alone)
+HOSTILE_DEVICE = ("lie_device",)
+#: hostile submissions aimed at the "written from scratch" checks (graded with those alone)
+HOSTILE_PARTS = ("lie_ops",)
 HOSTILE_LEARNS = ("steal_labels",)
+#: hostile submissions graded only where a cgroup caps the memory of all the child's processes
+#: (cnngrade/submission/isolated/cgroups.py): elsewhere fork_allocate would take 16 GiB of the machine
+MEMORY_CAPPED = ("fork_allocate",)
 #: hostile submissions safe to grade unsandboxed, to show that they forge passes there, with the checks
 #: they forge, graded alone (a forged run forges every submission in it) on those checks only. (Also
 #: safe, and forged in-process when tried: patch_builtins, steal_reference, patch_clock; left out.)
@@ -357,7 +365,8 @@ def _hostile(names: Callable[[str], bool]) -> list[Path]:
 
 def hostile_half(half: int) -> list[Path]:
     """Every other one of the hostile submissions that no other group grades (two groups, side by side)."""
-    return _hostile(lambda n: n not in HANGING + HOSTILE_MODEL + HOSTILE_LEARNS)[half::2]
+    return _hostile(lambda n: n not in HANGING + HOSTILE_MODEL + HOSTILE_LEARNS + HOSTILE_DEVICE + HOSTILE_PARTS
+                                   + MEMORY_CAPPED)[half::2]
 
 
 GROUPS: dict[str, Group] = {
@@ -371,6 +380,7 @@ GROUPS: dict[str, Group] = {
     "buggy_net": Group(_buggy_net, files=NET_GRADERS, cost=25),
     "buggy_model": Group(listed(*(BUGGY / n for n in MODEL_BUGGY)), files=NET_GRADERS + MODEL_GRADERS, cost=45),
     "model_only": Group(listed(*(BUGGY_MODEL / n for n in MODEL_ONLY)), files=NET_GRADERS + MODEL_GRADERS, cost=45),
+    "buggy_device": Group(listed(BUGGY_MODEL / "unregistered_tensor"), files=("test_6_device.py",), cost=6),
     "slow_loop": Group(slow_lab, files=MODEL_GRADERS, options=("--lab-config=lab.toml",), cost=25),
     "run_all_code": Group(listed(NOTEBOOKS / "trains_and_downloads.ipynb"), files=NET_GRADERS,
                           options=("--run-all-code",), cost=8),
@@ -389,12 +399,22 @@ GROUPS: dict[str, Group] = {
                      options=("--isolated", "--junitxml=junit.xml"), env=HOSTILE_ENV, cost=80),
     "hostile_2": Group(lambda scratch: hostile_half(1), files=HOSTILE_NET_GRADERS,
                        options=("--isolated", "--junitxml=junit.xml"), env=HOSTILE_ENV, cost=75),
+    # graded alone, side by side with the others (their children run out of memory for about 15 s), and
+    # only where a cgroup caps their memory
+    **({"hostile_memory": Group(lambda scratch: _hostile(lambda n: n in MEMORY_CAPPED), files=("test_1_structure.py",),
+                                options=("--isolated",), env={**HOSTILE_ENV, "CNNGRADE_MAX_RESTARTS": "0"}, cost=40)}
+       if not isinstance(cgroups.hierarchy(), str) else {}),
     "hostile_hanging": Group(lambda scratch: _hostile(lambda n: n in HANGING), files=HOSTILE_NET_GRADERS,
                              options=("--isolated", f"--call-timeout={HANGING_TIMEOUT}"), env=HANGING_ENV,
                              cost=30),
+    "hostile_device": Group(lambda scratch: _hostile(lambda n: n in HOSTILE_DEVICE), files=("test_6_device.py",),
+                            options=("--isolated",), env=HOSTILE_ENV, cost=12),
+    "hostile_parts": Group(lambda scratch: _hostile(lambda n: n in HOSTILE_PARTS),
+                           files=("test_3_pooling.py", "test_4_conv_math.py"),
+                           options=("--isolated", "-k", "from_scratch"), env=HOSTILE_ENV, cost=10),
     "hostile_model": Group(lambda scratch: _hostile(lambda n: n in HOSTILE_MODEL),
                            files=(*HOSTILE_NET_GRADERS, "test_7_accuracy.py", "test_8_speed.py"),
-                           options=("--isolated", "-k", "not test_learns"), env=HOSTILE_ENV, cost=30),
+                           options=("--isolated", "-k", "not test_learns"), env=HOSTILE_ENV, cost=45),
     "hostile_learns": Group(lambda scratch: _hostile(lambda n: n in HOSTILE_LEARNS),
                             files=(*HOSTILE_NET_GRADERS, "test_7_accuracy.py"), options=("--isolated",),
                             env=HOSTILE_ENV, cost=40),

@@ -1,8 +1,9 @@
 """What hostile submissions might leave on the grading machine: a snapshot to compare before and after.
 
 Files with a hostile submission's marks in every place one of them tries to write to, the hostile
-corpus's own files, cnngrade's feedback module (which two of them try to overwrite) and, as root,
-the processes of the sandbox uids.
+corpus's own files, cnngrade's feedback module (which two of them try to overwrite), the cgroups
+that grading processes which have ended left (each child's must be removed when it ends) and, as
+root, the processes of the sandbox uids.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cnngrade
-from cnngrade.submission.isolated import sandbox
+from cnngrade.submission.isolated import cgroups, sandbox
 from tests.paths import ROOT, TESTS
 
 HOSTILE = TESTS / "hostile"
@@ -31,11 +32,21 @@ class HostState:
     hostile_files: tuple[tuple[str, str], ...]
     feedback: str
     sandboxed_tasks: int
+    cgroups: tuple[str, ...]
 
 
 def host_state() -> HostState:
     return HostState(tuple(planted_files()), tuple(hostile_files().items()),
-                     hashlib.sha256(FEEDBACK.read_bytes()).hexdigest(), sandbox.sandboxed_tasks())
+                     hashlib.sha256(FEEDBACK.read_bytes()).hexdigest(), sandbox.sandboxed_tasks(),
+                     tuple(leftover_cgroups()))
+
+
+def leftover_cgroups() -> list[str]:
+    """cgroup directories of children whose grading process no longer runs (none where cgroups are unavailable)."""
+    found = cgroups.hierarchy()
+    if isinstance(found, str):
+        return []
+    return [os.path.join(parent, name) for parent in found.parents for name in cgroups.leftovers(parent)]
 
 
 def planted_files() -> list[str]:

@@ -34,7 +34,7 @@ import torch
 
 from cnngrade.grader.invocation import Grade
 from cnngrade.submission import errors
-from cnngrade.submission.handle import LayerCall, ModuleInfo, NetDescription, ParameterInfo, Submission
+from cnngrade.submission.handle import ModuleCall, ModuleInfo, NetDescription, ParameterInfo, Submission
 from cnngrade.submission.isolated import IsolatedSubmission, protocol, sandbox
 from cnngrade.submission.isolated.sandbox import SandboxUnavailable
 from tests.corpus import (
@@ -42,11 +42,15 @@ from tests.corpus import (
     HANGING,
     HANGING_TIMEOUT,
     HOSTILE,
+    HOSTILE_DEVICE,
     HOSTILE_LEARNS,
     HOSTILE_MODEL,
+    HOSTILE_PARTS,
+    MEMORY_CAPPED,
     Corpus,
     hostile_half,
 )
+from tests.corpus import GROUPS as CORPUS_GROUPS
 from tests.host import host_state
 from tests.paths import ROOT
 from tests.sandboxes import sandbox_or_skip
@@ -56,8 +60,9 @@ FORWARD = ("test_architecture", "test_forward_returns_tensor", "test_output_shap
            "test_log_softmax", "test_eval_deterministic", "test_batch_independence", "test_dropout_placement")
 SANDBOX_UID = 65534
 FORGED_MARK = "forged by a hostile submission"
-GROUPS = ("hostile", "hostile_2", "hostile_hanging", "hostile_model", "hostile_learns",
-          *(f"forged:{n}" for n in FORGED_IN_PROCESS))
+GROUPS = tuple(g for g in ("hostile", "hostile_2", "hostile_hanging", "hostile_model", "hostile_learns",
+                           "hostile_device", "hostile_parts", "hostile_memory",
+                           *(f"forged:{n}" for n in FORGED_IN_PROCESS)) if g in CORPUS_GROUPS)
 #: the mark of the tests that read the hostile gradings
 grades_hostile = pytest.mark.grades(*GROUPS)
 
@@ -78,34 +83,54 @@ class Verdict:
 DIFFERENT = "gave different outputs"
 EXPECTED: dict[str, Verdict] = {
     "exit_at_import": Verdict(passed=frozenset(), others="exited with status 0 during Net()"),
-    "sys_exit_in_forward": Verdict(others="SystemExit"),
-    "exit_in_forward": Verdict(others="exited with status 0 during Net.forward"),
+    "sys_exit_in_forward": Verdict(passed=frozenset({"test_net_builds"}), others="SystemExit"),
+    "exit_in_forward": Verdict(passed=frozenset({"test_net_builds"}), others="exited with status 0 during Net.forward"),
     "pytest_hooks": Verdict(failed={"test_log_softmax": "softmax probabilities", "test_eval_deterministic": DIFFERENT,
                                     "test_batch_independence": DIFFERENT}),
     "conftest_in_submission": Verdict(failed={"test_log_softmax": "raw scores"}),
-    "fake_tensor": Verdict(failed=dict.fromkeys(FORWARD, "cannot be sent back to the grader")),
+    "fake_tensor": Verdict(passed=frozenset({"test_net_builds"}), failed=dict.fromkeys(
+        (*FORWARD, "test_net_layers", "test_parameter_count"), "cannot be sent back to the grader")),
     "tensor_subclass": Verdict(failed={"test_eval_deterministic": DIFFERENT, "test_batch_independence": DIFFERENT}),
     "patch_torch": Verdict(failed={"test_eval_deterministic": DIFFERENT, "test_batch_independence": DIFFERENT}),
     "patch_builtins": Verdict(failed={"test_architecture": "no ReLU after the Conv2d(1 -> 10, kernel 5)"}),
+    # patch cnngrade inside the child to lie about what used to be self-reported
+    "lie_structure": Verdict(passed=frozenset({"test_net_builds"}), failed={
+        "test_net_layers": "at least 2 conv layers (nn.Conv2d; found 0)",
+        "test_parameter_count": "does not change its output", "test_architecture": "does not compute the lab's Net"}),
+    "lie_gradients": Verdict(failed={"test_every_parameter_gets_gradient": "fc1.weight (moving it along its gradient"}),
+    # torch's pooling / unfold / fold / convolution underneath, and a forged operator trace from its child (the
+    # answer baked in, or the forbidden operator renamed); graded on the from-scratch checks alone
+    "lie_ops": Verdict(passed=frozenset(), failed={
+        "test_pooling_from_scratch": "The grader could not reproduce max_pool2d from its operator trace",
+        "test_unfold_fold_conv_from_scratch": "The grader could not reproduce unfold from its operator trace"}),
     "patch_clock": Verdict(failed={"test_inference_speed": "images/s"}),
+    "memoise_slow": Verdict(failed={"test_inference_speed": "images/s"}),
+    "warmup_only": Verdict(failed={"test_inference_speed": "differ from what it computes otherwise"}),
+    "batch_size_detect": Verdict(failed={"test_inference_speed": "differ from what it computes otherwise"}),
     "forge_results": Verdict(failed={"test_log_softmax": "raw scores"}),
-    "steal_reference": Verdict(failed={"test_log_softmax": "raw scores",
-                                       "test_dropout_placement": "no dropout at all"}),
+    "steal_reference": Verdict(passed=frozenset({"test_net_builds", "test_parameter_count"}), failed={
+        "test_log_softmax": "raw scores", "test_net_layers": "dropout layer",
+        "test_dropout_placement": "no dropout at all"}),
     "spy": Verdict(passed=frozenset(), others="SPY<<"),
     "network": Verdict(passed=frozenset(), others="Network is unreachable"),
-    "infinite_loop": Verdict(others=f"timed out after {HANGING_TIMEOUT} s"),
-    "swallow_timeout": Verdict(others=f"timed out after {HANGING_TIMEOUT} s"),
-    "fork_bomb": Verdict(others=f"timed out after {HANGING_TIMEOUT} s"),
+    "infinite_loop": Verdict(passed=frozenset({"test_net_builds"}), others=f"timed out after {HANGING_TIMEOUT} s"),
+    "swallow_timeout": Verdict(passed=frozenset({"test_net_builds"}), others=f"timed out after {HANGING_TIMEOUT} s"),
+    "fork_bomb": Verdict(passed=frozenset({"test_net_builds"}), others=f"timed out after {HANGING_TIMEOUT} s"),
+    "fork_allocate": Verdict(passed=frozenset(), others="used more memory than their limit of"),
     "huge_allocation": Verdict(passed=frozenset(), others="can't allocate memory"),
-    "print_flood": Verdict(others="printed more than 16 MiB of output"),
+    "print_flood": Verdict(passed=frozenset({"test_net_builds"}), others="printed more than 16 MiB of output"),
     "fill_disk": Verdict(passed=frozenset(), others="DISK<<"),
     "poison_environment": Verdict(failed={"test_log_softmax": "raw scores"}),
-    "cache_outputs": Verdict(failed={"test_dropout_placement": "no dropout at all"}),
-    "garbage_values": Verdict(failed={"test_log_softmax": "raw scores", "test_eval_deterministic": DIFFERENT,
-                                      "test_every_parameter_gets_gradient": "get no gradient"}),
+    # (outputs that do not change with the parameters the grader sets: no layer, no parameter counts)
+    "cache_outputs": Verdict(passed=frozenset({"test_net_builds"}), failed={
+        "test_net_layers": "found 0", "test_parameter_count": "does not change its output",
+        "test_every_parameter_gets_gradient": "never used in forward"}),
+    "garbage_values": Verdict(passed=frozenset({"test_net_builds"}), failed={
+        "test_log_softmax": "raw scores", "test_eval_deterministic": DIFFERENT, "test_net_layers": "found 0",
+        "test_parameter_count": "does not change its output", "test_every_parameter_gets_gradient": "get no gradient"}),
     "model_pt_pickle": Verdict(failed={"test_trained_model": ("cannot be loaded", "Weights only load failed")}),
-    "protocol_garbage": Verdict(others="malformed answer"),
-    "kill_everything": Verdict(others="killed by SIGKILL"),
+    "protocol_garbage": Verdict(passed=frozenset({"test_net_builds"}), others="malformed answer"),
+    "kill_everything": Verdict(passed=frozenset({"test_net_builds"}), others="killed by SIGKILL"),
     "symlink_reference": Verdict(passed=frozenset(), others="has no lab4_cnn.py"),
     "background_work": Verdict(failed={"test_log_softmax": "raw scores"}),
     "setsid_background": Verdict(failed={"test_log_softmax": "raw scores"}),
@@ -114,10 +139,13 @@ EXPECTED: dict[str, Verdict] = {
                                     "test_learns": ("accuracy on the", "was stopped at step", "timed out")}),
 }
 
+
 def group_of(name: str) -> str:
     """The corpus group that grades the hostile submission ``name`` isolated."""
     for group, names in (("hostile_hanging", HANGING), ("hostile_model", HOSTILE_MODEL),
-                         ("hostile_learns", HOSTILE_LEARNS), ("hostile_2", [p.name for p in hostile_half(1)])):
+                         ("hostile_device", HOSTILE_DEVICE), ("hostile_parts", HOSTILE_PARTS),
+                         ("hostile_learns", HOSTILE_LEARNS), ("hostile_memory", MEMORY_CAPPED),
+                         ("hostile_2", [p.name for p in hostile_half(1)])):
         if name in names:
             return group
     return "hostile"
@@ -156,14 +184,34 @@ def report_between(text: str, start: str, end: str) -> dict:
 # --------------------------------------------------------------------------- the corpus
 
 
+#: hostile submissions that lie about what only they can tell: the check they lie to passes, marked
+#: self-reported in results.json and the report (the README lists those points)
+SELF_REPORTED_LIES = {"lie_device": "test_to_device_moves_everything"}
+
+
 def test_corpus_covers_every_hostile_directory():
-    assert {p.name for p in HOSTILE.iterdir() if p.is_dir()} == set(EXPECTED)
+    assert {p.name for p in HOSTILE.iterdir() if p.is_dir()} == set(EXPECTED) | set(SELF_REPORTED_LIES)
     assert len(EXPECTED) >= 17
+
+
+@grades_hostile
+@pytest.mark.parametrize("name", sorted(SELF_REPORTED_LIES))
+def test_a_lie_about_what_only_the_child_can_tell_is_marked_self_reported(hostile, name):
+    result = hostile.grade(name)
+    check = SELF_REPORTED_LIES[name]
+    assert check in result.passed()
+    assert result.checks[check]["tags"] == ["self-reported"]
+    assert "Self-reported: 5 of these points rest on what the submission says about itself" in result.stdout
+    assert [c for c, info in result.checks.items() if "tags" in info] == [check]
 
 
 @grades_hostile
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_hostile_submission_gets_its_verdict(hostile, name):
+    if name == "fork_allocate":  # graded only where a cgroup caps its memory (tests/corpus.py)
+        from tests.test_cgroups import cgroups_or_skip
+
+        cgroups_or_skip()
     verdict = EXPECTED[name]
     result = hostile.grade(name)
     ran = set(result.checks)
@@ -242,6 +290,7 @@ def test_nothing_is_planted_on_the_host_and_the_next_grading_is_normal(hostile):
     assert after.planted == before.planted == ()
     assert after.hostile_files == before.hostile_files
     assert after.feedback == before.feedback
+    assert set(after.cgroups) <= set(before.cgroups)  # each child's cgroup is removed when it ends
     assert not Path("/tmp/cnngrade-hostile-model-pt-ran").exists()
     assert not Path(tempfile.gettempdir(), "cnngrade-hostile-conftest-ran").exists()
 
@@ -268,7 +317,7 @@ def test_no_sandboxed_process_outlives_its_grading(hostile):
 def test_flooded_output_does_not_reach_the_grader(hostile):
     result = hostile.grade("print_flood")
     assert len(result.stdout) < 1 << 20
-    assert "spam spam" in feedback_of(result, "test_forward_returns_tensor")  # the tail is shown
+    assert any("spam spam" in info["output"] for info in result.checks.values())  # the tail is shown
 
 
 @grades_hostile
@@ -418,10 +467,16 @@ def test_an_isolated_handle_answers_like_the_in_process_one():
     try:
         assert here.build_net() == there.build_net()
         assert torch.equal(here.forward(x, train=True, seed=4), there.forward(x, train=True, seed=4))
-        assert here.trace(x) == there.trace(x)
+        state = {"fc2.bias": torch.arange(10.0)}
+        mine, theirs = here.run_with_state(state, x), there.run_with_state(state, x)
+        assert torch.equal(mine.output, theirs.output) and len(mine.calls) == len(theirs.calls) > 0
+        pairs = zip(mine.calls, theirs.calls, strict=True)
+        assert all(a.name == b.name and torch.equal(a.output, b.output) for a, b in pairs)
         grad = torch.randn(5, 10, generator=torch.Generator().manual_seed(5))
-        mine, theirs = here.gradients(x, grad), there.gradients(x, grad)
+        mine, theirs = here.gradients(state, x, grad), there.gradients(state, x, grad)
         assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
+        patch = x[:1, :, :6, :6].contiguous()
+        assert here.op_graph("max_pool2d", patch, 3, 1, 1) == there.op_graph("max_pool2d", patch, 3, 1, 1)
         with pytest.raises(errors.StudentCodeError) as caught:
             there.call("max_pool2d", torch.zeros(2, 2), 0)
         assert caught.value.exception_type  # the student's exception class crosses the pipe
@@ -445,7 +500,7 @@ def test_protocol_round_trips_plain_data():
         "np": np.arange(4.0), "dtype": torch.float16, "device": torch.device("cpu"),
         "net": NetDescription((ModuleInfo("conv1", "Conv2d", "conv2d", 260, "Conv2d(1, 10)"),),
                               (ParameterInfo("conv1.weight", (10, 1, 5, 5), True),)),
-        "calls": [LayerCall("fc1", "linear", math.nan, (2, 50))],
+        "calls": [ModuleCall("fc1", "linear", torch.full((2, 3), math.nan), None)],
     }
     kind, back = protocol.decode(protocol.encode("ok", value))
     assert kind == "ok" and back.keys() == value.keys()
@@ -453,7 +508,8 @@ def test_protocol_round_trips_plain_data():
         assert type(back[key]) is torch.Tensor and torch.equal(back[key], value[key].contiguous())
         assert back[key].dtype == value[key].dtype
     assert back["floats"] == (1.5, math.inf, -math.inf, 2) and back[7] == [1, [2, (3,)]]
-    assert back["net"] == value["net"] and math.isnan(back["calls"][0].input_min)
+    assert back["net"] == value["net"] and back["calls"][0].output is None
+    assert back["calls"][0].input.isnan().all()
     assert np.array_equal(back["np"], value["np"]) and back["dtype"] is torch.float16
 
 

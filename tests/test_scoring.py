@@ -19,10 +19,26 @@ def test_a_check_fails_if_any_phase_fails_and_skips_count_for_nothing():
     board.record("b", "test_b", "B", 10, "passed", "")
     board.record("c", "test_c", "C", 3, "skipped", "no GPU")
     assert (board.score, board.max_score) == (10, 15)
-    assert board.table() == ["    0/5  FAIL  A", "  10/10  PASS  B", "    0/3  SKIP  C (no GPU)", "Score: 10/15"]
+    assert board.table() == ["    0/5  FAIL  A", "  10/10  PASS  B", "      -  SKIP  C (no GPU; not in the score)",
+                             "Score: 10/15"]
     results = board.gradescope()
     assert [t["status"] for t in results["tests"]] == ["failed", "passed"]
     assert results["tests"][0]["output"] == "teardown broke"
+
+
+def test_a_self_reported_verdict_is_tagged_and_its_points_are_told():
+    board = Scoreboard()
+    board.record("a", "test_a", "A", 5, "passed", "", "the child's word")
+    board.record("b", "test_b", "B", 10, "passed", "")
+    board.record("c", "test_c", "C", 3, "failed", "wrong", "the child's word too")
+    tests = {t["number"]: t for t in board.gradescope()["tests"]}
+    assert tests["test_a"]["tags"] == ["self-reported"] and tests["test_c"]["tags"] == ["self-reported"]
+    assert tests["test_a"]["extra_data"] == {"self_reported": "the child's word"}
+    assert "tags" not in tests["test_b"]
+    # only the points it passed with rest on the report
+    assert board.self_reported_notes() == ["Self-reported: 5 of these points rest on what the submission says about "
+                                           "itself, not on outputs the grader checked: A (the child's word)."]
+    assert any(line.startswith("Self-reported: 5") for line in board.report(notes=board.self_reported_notes()))
 
 
 def test_lab_toml_points_override_the_markers(tmp_path):

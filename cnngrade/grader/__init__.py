@@ -7,6 +7,8 @@
 * :mod:`.feedback`: failing a check with a sentence for the student;
 * :mod:`.inputs`, :mod:`.speed`, :mod:`.accuracy`, :mod:`.questions`: what the checks feed the
   submission and how they judge its answers, all computed in this process;
+* :mod:`.checks`, :mod:`.op_graphs`: checks several graders share, and the operator graphs of
+  "written from scratch", which the grader validates and runs itself;
 * :mod:`.invocation`: the pytest command line of a grading, and grading in a fresh process.
 
 Nothing here imports student code; it reaches submissions only through :mod:`cnngrade.submission`'s

@@ -1,6 +1,7 @@
 """Checks that several grader files share: a property of a cnngrade.properties suite run through the
 submission handle, and "written from scratch" (no forbidden torch operator underneath, as
-``[from_scratch.*]`` of lab.toml lists them)."""
+``[from_scratch.*]`` of lab.toml lists them, in an operator graph the grader checks by running it:
+:mod:`cnngrade.grader.op_graphs`)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from typing import Any
 
 import torch
 
+from cnngrade.grader import op_graphs
 from cnngrade.grader.feedback import expect, fail
 from cnngrade.grader.questions import describe, show
 from cnngrade.lab.config import ConfigError, LabConfig
 from cnngrade.properties import PropertyFailed
 from cnngrade.submission.errors import StudentCodeError
-from cnngrade.submission.handle import Submission
+from cnngrade.submission.handle import OpGraph, Submission, graph_inputs
 
 
 def check_property(submission: Submission, check: Callable[..., Any], name: str, prop: str) -> None:
@@ -118,15 +120,118 @@ def describe_ops(ops: list[str]) -> str:
     return ", ".join(shown)
 
 
-def expect_from_scratch(submission: Submission, calls: Mapping[str, Sequence[tuple]], rules: FromScratch) -> None:
-    """Fail unless each function of ``calls``, called with each of its argument tuples, runs none of
-    the operators ``rules`` forbids; the message names every function and operator found."""
-    found = {}
+def expect_from_scratch(submission: Submission, calls: Mapping[str, Sequence[tuple]], rules: FromScratch,
+                        torch_functions: Mapping[str, Callable[..., torch.Tensor]]) -> None:
+    """Fail unless each function of ``calls``, called with each of its argument tuples, is shown to be
+    written from scratch: the operator graph its call ran (:meth:`Submission.op_graph`, untrusted) holds
+    none of the operators ``rules`` forbids, and the grader can check that the graph is what the call
+    computed (:func:`graph_problem`, with ``torch_functions[name]``, torch's own function with the lab
+    function's signature), which needs the call to give torch's result. The message names every
+    function and operator found, and every graph the grader could not check."""
+    found: dict[str, list[str]] = {}
+    wrong: dict[str, str] = {}
+    problems: list[str] = []
     for name, arguments in calls.items():
-        used: set[str] = set()
-        for args in arguments:
-            used.update(submission.ops_used(name, *args))
-        if ops := forbidden_ops(used, rules.forbidden):
+        graphs = [(args, submission.op_graph(name, *_copies(args))) for args in arguments]
+        if ops := forbidden_ops({node.op for _, graph in graphs for node in graph.nodes}, rules.forbidden):
             found[name] = ops
-    expect(not found, "; ".join(f"{name} uses torch's own {describe_ops(ops)}" for name, ops in found.items())
-           + f". The lab asks you to write {'it' if len(found) == 1 else 'them'} from scratch: {rules.hint}.")
+            continue
+        for args, graph in graphs:
+            try:
+                op_graphs.validate(graph, len(graph_inputs(args)))
+            except op_graphs.GraphError as exc:
+                problems.append(f"the operator trace recorded for {describe_call(name, args)} cannot be checked: "
+                                f"{exc}.")
+                break
+            returned = submission.call(name, *_copies(args))
+            if not _close(returned, torch_functions[name](*_copies(args))):
+                wrong[name] = describe_call(name, args)
+                break
+            if problem := graph_problem(name, args, graph, returned, torch_functions[name]):
+                problems.append(problem)
+                break
+    sentences = [p[0].upper() + p[1:] for p in problems]
+    if wrong:
+        one = len(wrong) == 1
+        sentences.insert(0, f"Fix {_and(wrong)} first (see {'its' if one else 'their'} other checks): "
+                            f"{_and(wrong.values())} {'does' if one else 'do'} not give torch's result, and the "
+                            f"grader checks that {'it is' if one else 'they are'} written from scratch by "
+                            f"replaying the operations {'it runs' if one else 'they run'} on new values, which "
+                            "must give torch's result too.")
+    if found:
+        sentences.append("; ".join(f"{name} uses torch's own {describe_ops(ops)}" for name, ops in found.items())
+                         + f". The lab asks you to write {'it' if len(found) == 1 else 'them'} from scratch: "
+                         f"{rules.hint}.")
+    expect(not sentences, " ".join(sentences))
+
+
+#: how close a graph's output must be to torch's, or to what the function returned
+TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}
+
+
+def graph_problem(name: str, args: tuple, graph: OpGraph, returned: torch.Tensor,
+                  torch_function: Callable[..., torch.Tensor]) -> str | None:
+    """What keeps the grader from taking ``graph`` (validated) as what ``name(*args)`` computed (it
+    ``returned`` torch's result), or None: run on the same inputs it must give what the function returned
+    (else it is not the call's graph), and run on the inputs' values shuffled (values the submission never
+    sees) torch's result there too (else it has the answer baked in, or leaves out what it needs)."""
+    call = describe_call(name, args)
+    try:
+        same = op_graphs.run(graph, graph_inputs(_copies(args)))
+    except op_graphs.GraphError as exc:
+        return f"the operator trace recorded for {call} could not be run: {exc}."
+    if not _close(same, returned, rtol=1e-5, atol=1e-6, dtype=True):
+        return (f"the operator trace recorded for {call} does not compute what {name} returned (the grader ran it "
+                "on the same input).")
+    fresh = _copies(args, torch.Generator().manual_seed(0))
+    try:
+        again = op_graphs.run(graph, graph_inputs(fresh))
+    except op_graphs.GraphError:
+        again = None
+    if not _close(again, torch_function(*_copies(fresh))):
+        return (f"the grader could not reproduce {name} from its operator trace on new values: the trace of {call} "
+                f"run on the same values shuffled does not give torch's result. Avoid .item(), .tolist(), NumPy and "
+                f"Python branches on tensor values in {name}: the trace keeps the values they saw.")
+    return None
+
+
+def _and(names: Iterable[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def describe_call(name: str, args: tuple) -> str:
+    """``max_pool2d(<tensor of shape (1, 2, 4, 4)>, 3, 1, 1)``."""
+    shown = [f"<tensor of shape {tuple(a.shape)}>" if isinstance(a, torch.Tensor) else repr(a) for a in args]
+    return f"{name}({', '.join(shown)})"
+
+
+def _copies(args: tuple, generator: torch.Generator | None = None) -> tuple:
+    """Contiguous copies of the tensors among ``args`` (nested in tuples and lists too), each with its values
+    in a random order of ``generator``'s where one is given."""
+    def copy(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):  # contiguous, as the isolated backend sends them
+            value = value.detach().clone(memory_format=torch.contiguous_format)
+            if generator is None:
+                return value
+            order = torch.randperm(value.numel(), generator=generator)
+            return value.reshape(-1)[order].reshape(value.shape)
+        if isinstance(value, list | tuple):
+            return type(value)(copy(v) for v in value)
+        return value
+
+    return tuple(copy(a) for a in args)
+
+
+def _close(seen: Any, expected: Any, *, rtol: float = TOLERANCE["rtol"], atol: float = TOLERANCE["atol"],
+           dtype: bool = False) -> bool:
+    """``seen`` is a tensor of ``expected``'s shape (and dtype, with ``dtype``) and values."""
+    if type(seen) is not torch.Tensor or type(expected) is not torch.Tensor or seen.shape != expected.shape:
+        return False
+    if dtype and seen.dtype != expected.dtype:
+        return False
+    try:
+        return bool(torch.allclose(seen.double(), expected.double(), rtol=rtol, atol=atol, equal_nan=True))
+    except (RuntimeError, TypeError):
+        return False

@@ -2,6 +2,7 @@
 a bug in cnngrade; and the note that sends a student to the function to fix first.
 
 * :func:`fail` / :func:`expect` fail the current check with a message alone;
+* :func:`self_reported` marks a verdict that rests on what the submission reports about itself;
 * :func:`is_feedback`: the exceptions a check may end with (a
   :class:`~cnngrade.submission.errors.SubmissionError`, a failure of :func:`fail`, a skip, a problem
   with lab.toml or the data); anything else is an internal error, a bug in cnngrade
@@ -31,6 +32,17 @@ from cnngrade.submission.errors import LoadError, MissingFile, NotImplementedYet
 TRACEBACK_FRAMES = 4
 #: the functions a student writes, besides Net (their own checks can fail before the checks that use them)
 LAB_FUNCTIONS = frozenset(name for part, names in PARTS.items() if part != "lab4_cnn" for name in names)
+
+
+#: the user property that marks a self-reported verdict (its value says why)
+SELF_REPORTED = "self_reported"
+
+
+def self_reported(request: pytest.FixtureRequest, why: str) -> None:
+    """Mark the current check's verdict as resting on what the submission reports about itself
+    (``why``, a phrase): the score report and results.json say so. Under the isolated backend a
+    submission could misreport it; every other verdict is computed from outputs the grader chose."""
+    request.node.user_properties.append((SELF_REPORTED, why))
 
 
 def fail(message: str) -> NoReturn:

@@ -38,7 +38,14 @@ import torch
 
 from cnngrade.data import DataError, Split, load_bundled_mnist, load_dataset
 from cnngrade.grader.checks import check_property
-from cnngrade.grader.feedback import answer_uses, fix_first, internal_error, is_absent, is_feedback
+from cnngrade.grader.feedback import (
+    SELF_REPORTED,
+    answer_uses,
+    fix_first,
+    internal_error,
+    is_absent,
+    is_feedback,
+)
 from cnngrade.grader.inputs import image_batch
 from cnngrade.grader.options import wants_benchmark_output
 from cnngrade.grader.scoring import Scoreboard
@@ -281,7 +288,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
             if exc is not None and not is_absent(exc):
                 output = _with_dependencies(item, submission, output)
                 report.longrepr = output
-        report.cnngrade = (submission, check, title, points, outcome, output)
+        reported = dict(item.user_properties).get(SELF_REPORTED, "")
+        report.cnngrade = (submission, check, title, points, outcome, output, reported)
     return report
 
 
@@ -347,8 +355,8 @@ class ScoreCollector:
         info = getattr(report, "cnngrade", None)
         if info is None:
             return
-        submission, name, title, points, outcome, output = info
-        self.boards[submission].record(report.nodeid, name, title, points, outcome, output)
+        submission, name, title, points, outcome, output, reported = info
+        self.boards[submission].record(report.nodeid, name, title, points, outcome, output, reported)
 
     @property
     def every_check(self) -> bool:
@@ -405,7 +413,8 @@ class ScoreCollector:
         if not self.submissions.several:
             board = next(iter(graded.values()))
             lines = board.report(every_check=self.every_check, messages=not self.pytest_shows_failures,
-                                 width=terminalreporter._tw.fullwidth, notes=self._warning_notes())
+                                 width=terminalreporter._tw.fullwidth,
+                                 notes=[*self._self_reported_notes(board), *self._warning_notes()])
             for line in lines:
                 terminalreporter.write_line(line, **_markup(line, last=line is lines[-1]))
             return
@@ -416,6 +425,12 @@ class ScoreCollector:
             note = f"  failed: {', '.join(failed)}" if failed else ""
             note += f"  internal errors (bugs in cnngrade): {', '.join(errors)}" if errors else ""
             terminalreporter.write_line(f"{name:<{width}}  {board.score_text()}{note}")
+
+    def _self_reported_notes(self, board: Scoreboard) -> list[str]:
+        """The points that rest on what the submission says about itself, when that matters: with the
+        isolated backend (grading code nobody trusts). In-process the code is trusted anyway, and
+        results.json tags those checks either way."""
+        return board.self_reported_notes() if self.config.getoption("--isolated") else []
 
     def _warning_notes(self) -> list[str]:
         """Each distinct warning raised while the checks ran, once: ``Warning (14 times): lab4_cnn.py:47:
@@ -433,7 +448,7 @@ def _markup(line: str, *, last: bool) -> dict[str, bool]:
     """Terminal colours of a report line: failed checks red, skipped ones yellow, the score bold."""
     if last:
         return {"bold": True}
-    label = re.match(r"\s*\S+/\S+  (FAIL|ERROR|SKIP)  ", line)
+    label = re.match(r"\s*(?:\S+/\S+|-)  (FAIL|ERROR|SKIP)  ", line)
     if label is None:
         return {}
     return {"yellow": True} if label.group(1) == "SKIP" else {"red": True}

@@ -25,6 +25,8 @@ def format_points(value: float) -> str:
 INTERNAL_ERROR = "Internal error in cnngrade"
 #: a check's status -> its label in the report
 LABELS = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR"}
+#: the tag of a results.json entry whose verdict rests on what the submission reports about itself
+SELF_REPORTED_TAG = "self-reported"
 #: how far a failure's message is indented under its check
 MESSAGE_INDENT = " " * 6
 #: the end of a property check's message, which names the property that found the problem
@@ -43,6 +45,8 @@ class CheckResult:
     max_score: float
     status: str = "passed"  # passed | failed | skipped | error (an internal error: a bug in cnngrade)
     output: str = ""
+    #: why the verdict rests on what the submission reports about itself ("" where it does not)
+    self_reported: str = ""
 
     @property
     def score(self) -> float:
@@ -56,10 +60,12 @@ class Scoreboard:
 
     results: dict[str, CheckResult] = field(default_factory=dict)
 
-    def record(self, nodeid: str, name: str, title: str, points: float, outcome: str, output: str) -> None:
+    def record(self, nodeid: str, name: str, title: str, points: float, outcome: str, output: str,
+               self_reported: str = "") -> None:
         """Fold one phase's outcome (setup, call, teardown: ``passed``, ``failed``, ``skipped`` or ``error``)
         into the check's result: an error outweighs a failure, which outweighs a skip."""
         result = self.results.setdefault(nodeid, CheckResult(nodeid, name, title, points))
+        result.self_reported = result.self_reported or self_reported
         if outcome == "error" and result.status != "error":
             result.status, result.output = "error", output
         elif outcome == "failed" and result.status not in ("failed", "error"):
@@ -145,6 +151,16 @@ class Scoreboard:
             order.append(entry)
         yield from order
 
+    def self_reported_notes(self) -> list[str]:
+        """A line on the points that rest on what the submission reports about itself, if any passed."""
+        checks = [r for r in self.counted if r.self_reported and r.status == "passed"]
+        if not checks:
+            return []
+        points = format_points(sum(r.max_score for r in checks))
+        listed = "; ".join(f"{r.title} ({r.self_reported})" for r in checks)
+        return [f"Self-reported: {points} of these points rest on what the submission says about itself, "
+                f"not on outputs the grader checked: {listed}."]
+
     def gradescope(self) -> dict:
         """Gradescope's results schema: score, max_score and one entry per check."""
         return {
@@ -159,6 +175,8 @@ class Scoreboard:
                     "status": "passed" if r.status == "passed" else "failed",
                     "output": r.output,
                     "visibility": "visible",
+                    **({"tags": [SELF_REPORTED_TAG], "extra_data": {"self_reported": r.self_reported}}
+                       if r.self_reported else {}),
                 }
                 for r in self.counted
             ],
@@ -177,11 +195,12 @@ def _problem(r: CheckResult) -> str:
 
 def _line(r: CheckResult, more: Sequence[CheckResult] = (), same: bool = False) -> str:
     """``   0/85  FAIL  Net() builds with no arguments (and 16 more checks that fail the same way)``:
-    the points of the check (and of ``more``, the checks folded into its entry), its label and title."""
+    the points of the check (and of ``more``, the checks folded into its entry; ``-`` for a skipped
+    check, which the score leaves out), its label and title."""
     score = r.score + sum(m.score for m in more)
     total = r.max_score + sum(m.max_score for m in more)
-    points = f"{format_points(score)}/{format_points(total)}"
-    note = f" ({r.output})" if r.status == "skipped" and r.output else ""
+    points = f"{format_points(score)}/{format_points(total)}" if r.status != "skipped" else "-"
+    note = f" ({r.output}; not in the score)" if r.status == "skipped" and r.output else ""
     if more:
         note = f" (and {len(more)} more {'checks that fail' if len(more) > 1 else 'check that fails'} the same way)"
     elif same:

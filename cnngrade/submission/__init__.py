@@ -5,8 +5,9 @@ contract between the two sides), whose calls take and return plain data. Two bac
 
 * :mod:`.inprocess`: the submission's files are loaded into the grading process (:mod:`.layout`
   finds each part's file, :mod:`.sources` reads ``.py`` and ``.ipynb`` files, :mod:`.definitions`
-  and :mod:`.loading` run their definitions only) and called through :mod:`.net_probe` and
-  :mod:`.training`, which turn live objects into plain data (:mod:`.plain`);
+  and :mod:`.loading` run their definitions only) and called through :mod:`.net_probe`,
+  :mod:`.training` and :mod:`.op_trace` (a call traced to an operator graph), which turn live
+  objects into plain data (:mod:`.plain`);
 * :mod:`.isolated`: the same code, run in a sandboxed child process that answers over a pipe.
 
 :func:`open_submission` picks one. Every problem a submission causes is a

@@ -51,13 +51,16 @@ class StudentCodeError(SubmissionError):
 
     def as_builtin(self) -> Exception:
         """The student's exception as the builtin exception class of the same name (else
-        RuntimeError), carrying this message: for code that expects ordinary exceptions."""
+        RuntimeError), carrying this message less the call it names (``unfold(...) raised IndexError: ``,
+        which the code that catches it says in its own words): for code that expects ordinary exceptions."""
         import builtins
 
+        marker = f" raised {self.exception_type}: "
+        text = self.message.split(marker, 1)[1] if self.exception_type and marker in self.message else self.message
         cls = getattr(builtins, self.exception_type, None)
         if isinstance(cls, type) and issubclass(cls, Exception) and cls.__module__ == "builtins":
             try:
-                return cls(self.message)
+                return cls(text)
             except TypeError:
                 pass
         return RuntimeError(self.message)

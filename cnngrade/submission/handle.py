@@ -60,19 +60,6 @@ class NetDescription:
 
 
 @dataclass(frozen=True)
-class LayerCall:
-    """One call of a leaf submodule during a forward pass, in call order.
-
-    ``input_min`` is the smallest value of the call's first input (``nan`` if it has none).
-    """
-
-    name: str
-    kind: str
-    input_min: float
-    output_shape: tuple[int, ...]
-
-
-@dataclass(frozen=True)
 class ModuleCall:
     """One call of a leaf submodule during a forward pass, in call order: its first tensor input and
     its tensor output (None where it had none)."""
@@ -91,6 +78,69 @@ class NetRun:
     calls: tuple[ModuleCall, ...]
 
 
+@dataclass(frozen=True)
+class OpRef:
+    """A tensor of an :class:`OpGraph`: its input ``index`` (``source="input"``) or the result of its
+    node ``index`` (``source="node"``); ``item`` picks one result of an operator that returns several
+    (``aten.max.dim``: values 0, indices 1), None for one that returns one."""
+
+    source: str
+    index: int
+    item: int | None = None
+
+
+@dataclass(frozen=True)
+class OpName:
+    """A ``torch.dtype``, ``torch.layout``, ``torch.memory_format`` or device argument by name
+    (``kind`` ``dtype``, ``layout``, ``memory_format`` or ``device``): ``OpName("dtype", "float32")``."""
+
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True)
+class OpNode:
+    """One ATen operator call of an :class:`OpGraph`: ``op`` as ``aten.NAME.OVERLOAD``
+    (``aten.max.dim``); its arguments are :class:`OpRef`, :class:`OpName`, tensors (constants),
+    numbers, strings, None, and lists or tuples of them."""
+
+    op: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OpGraph:
+    """One call of a submission's function traced to ATen operators, without mutation: ``inputs`` is
+    how many tensors the call was given (:func:`graph_inputs` of its arguments, in that order),
+    ``nodes`` its operators in the order they ran, ``output`` what it returned (an argument as in
+    :class:`OpNode`). Values the call read from tensors in Python (``.item()``) are constants."""
+
+    inputs: int
+    nodes: tuple[OpNode, ...]
+    output: Any
+
+
+def graph_inputs(args: tuple | list, kwargs: dict | None = None) -> list[torch.Tensor]:
+    """The tensors among a call's arguments, the inputs of its :class:`OpGraph`: positional arguments,
+    then keyword arguments in their order, each list, tuple or dict searched in order."""
+    found: list[torch.Tensor] = []
+
+    def visit(value: Any) -> None:
+        if isinstance(value, torch.Tensor):
+            found.append(value)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                visit(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                visit(item)
+
+    visit(list(args))
+    visit(dict(kwargs or {}))
+    return found
+
+
 class Submission(abc.ABC):
     """A handle on one submission. Each call is independent of the grader's own state."""
 
@@ -98,8 +148,9 @@ class Submission(abc.ABC):
         self.path = path
 
     @abc.abstractmethod
-    def build_net(self, seed: int = 0) -> NetDescription:
-        """Build a fresh ``Net()`` (after ``torch.manual_seed(seed)``); it becomes the current net."""
+    def build_net(self, seed: int = 0, state: dict[str, torch.Tensor] | None = None) -> NetDescription:
+        """Build a fresh ``Net()`` (after ``torch.manual_seed(seed)``) and set the parameters ``state`` names
+        (parameter name -> tensor) to its tensors; it becomes the current net."""
 
     @abc.abstractmethod
     def forward(self, x: torch.Tensor, *, train: bool = False, seed: int = 0) -> torch.Tensor:
@@ -110,25 +161,21 @@ class Submission(abc.ABC):
 
     @abc.abstractmethod
     def run_with_state(
-        self, state: dict[str, torch.Tensor], x: torch.Tensor, *, train: bool = False, seed: int = 0
+        self, state: dict[str, torch.Tensor], x: torch.Tensor, *, train: bool = False, seed: int = 0,
+        build_seed: int = 0, record: bool = True,
     ) -> NetRun:
-        """Build a fresh ``Net()`` (after ``torch.manual_seed(0)``), set the parameters ``state`` names
-        (parameter name -> tensor) to its tensors, and run it on ``x`` in train or eval mode without gradients, under
-        ``torch.manual_seed(seed)`` (so that its dropout draws the masks the grader's own computation
-        draws with that seed): its output and its leaf submodules' calls."""
-
-    @abc.abstractmethod
-    def trace(self, x: torch.Tensor) -> list[LayerCall]:
-        """The leaf submodules that an eval-mode forward pass on ``x`` calls, in order."""
+        """Build a fresh ``Net()`` (after ``torch.manual_seed(build_seed)``), set the parameters ``state``
+        names (parameter name -> tensor) to its tensors, and run it on ``x`` in train or eval mode without
+        gradients, under ``torch.manual_seed(seed)`` (so that its dropout draws the masks the grader's own
+        computation draws with that seed): its output and, with ``record``, its leaf submodules' calls."""
 
     @abc.abstractmethod
     def gradients(
-        self, x: torch.Tensor, grad_output: torch.Tensor, *, seed: int = 0
+        self, state: dict[str, torch.Tensor], x: torch.Tensor, grad_output: torch.Tensor, *, seed: int = 0
     ) -> dict[str, torch.Tensor | None]:
-        """Each parameter's gradient of ``sum(net(x) * grad_output)``, in train mode.
-
-        ``None`` for a parameter that got no gradient.
-        """
+        """Build a fresh ``Net()`` (after ``torch.manual_seed(0)``), set the parameters ``state`` names, and
+        return each parameter's gradient of ``sum(net(x) * grad_output)`` in train mode under
+        ``torch.manual_seed(seed)``; ``None`` for a parameter that got no gradient."""
 
     @abc.abstractmethod
     def train_and_predict(
@@ -169,10 +216,10 @@ class Submission(abc.ABC):
         """The value of the submission's top-level constant ``name`` (an answer), as plain data."""
 
     @abc.abstractmethod
-    def ops_used(self, name: str, *args: Any, **kwargs: Any) -> list[str]:
-        """The ATen operators (``aten.max_pool2d_with_indices.default``, ...) that a call of the
-        submission's function ``name`` runs, whatever Python path reaches them (for the "written
-        from scratch" checks). An exception in the call ends the recording, not the check."""
+    def op_graph(self, name: str, *args: Any, **kwargs: Any) -> OpGraph:
+        """One call of the submission's function ``name`` traced to the ATen operators it runs, whatever
+        Python path reaches them (for the "written from scratch" checks). The graph is untrusted data:
+        the grader checks it (:mod:`cnngrade.grader.op_graphs`) by running it itself."""
 
     def start(self) -> None:  # noqa: B027 - optional hook
         """Get ready to serve calls without waiting (a backend that runs a process starts it now)."""

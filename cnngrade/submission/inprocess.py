@@ -14,9 +14,9 @@ import torch
 from torch import nn
 
 from cnngrade.lab.parts import PARTS, part_of
-from cnngrade.submission import net_probe
+from cnngrade.submission import net_probe, op_trace
 from cnngrade.submission.errors import NotImplementedYet, StudentCodeError, SubmissionError
-from cnngrade.submission.handle import LayerCall, NetDescription, NetRun, Submission
+from cnngrade.submission.handle import NetDescription, NetRun, OpGraph, Submission
 from cnngrade.submission.layout import file_for
 from cnngrade.submission.loading import LoadedModule, load_module
 from cnngrade.submission.plain import to_plain
@@ -72,43 +72,39 @@ class InProcessSubmission(Submission):
         assert self._net is not None
         return self._net
 
-    def build_net(self, seed: int = 0) -> NetDescription:
-        module, cls = self._get("Net")
-        torch.manual_seed(seed)
-        net = self._run("Net()", module, cls)
-        if not isinstance(net, nn.Module):
-            raise StudentCodeError(f"Net() built {type(net).__name__}, not a torch.nn.Module.")
-        self._net = net
-        return net_probe.describe(net)
+    def build_net(self, seed: int = 0, state: dict[str, torch.Tensor] | None = None) -> NetDescription:
+        _, self._net = self._net_with_state(state or {}, seed)
+        return net_probe.describe(self._net)
 
     def forward(self, x: torch.Tensor, *, train: bool = False, seed: int = 0) -> torch.Tensor:
         module = self._module("lab4_cnn")
         what = f"Net.forward on a batch of shape {tuple(x.shape)}"
         return self._run(what, module, net_probe.forward, self.net, x.clone(), train=train, seed=seed)
 
-    def run_with_state(
-        self, state: dict[str, torch.Tensor], x: torch.Tensor, *, train: bool = False, seed: int = 0
-    ) -> NetRun:
+    def _net_with_state(self, state: dict[str, torch.Tensor], build_seed: int) -> tuple[LoadedModule, nn.Module]:
+        """A fresh ``Net()`` built under ``build_seed`` with the parameters ``state`` names set."""
         module, cls = self._get("Net")
-        torch.manual_seed(0)
+        torch.manual_seed(build_seed)
         net = self._run("Net()", module, cls)
         if not isinstance(net, nn.Module):
             raise StudentCodeError(f"Net() built {type(net).__name__}, not a torch.nn.Module.")
         net_probe.set_parameters(net, state)
-        what = f"Net.forward on a batch of shape {tuple(x.shape)} ({'train' if train else 'eval'} mode)"
-        return self._run(what, module, net_probe.run, net, x.clone(), train=train, seed=seed)
+        return module, net
 
-    def trace(self, x: torch.Tensor) -> list[LayerCall]:
-        module = self._module("lab4_cnn")
+    def run_with_state(
+        self, state: dict[str, torch.Tensor], x: torch.Tensor, *, train: bool = False, seed: int = 0,
+        build_seed: int = 0, record: bool = True,
+    ) -> NetRun:
+        module, net = self._net_with_state(state, build_seed)
         what = f"Net.forward on a batch of shape {tuple(x.shape)}"
-        return self._run(what, module, net_probe.trace, self.net, x.clone())
+        return self._run(what, module, net_probe.run, net, x.clone(), train=train, seed=seed, record=record)
 
     def gradients(
-        self, x: torch.Tensor, grad_output: torch.Tensor, *, seed: int = 0
+        self, state: dict[str, torch.Tensor], x: torch.Tensor, grad_output: torch.Tensor, *, seed: int = 0
     ) -> dict[str, torch.Tensor | None]:
-        module = self._module("lab4_cnn")
+        module, net = self._net_with_state(state, 0)
         what = f"Backpropagating through Net on a batch of shape {tuple(x.shape)}"
-        return self._run(what, module, net_probe.gradients, self.net, x.clone(), grad_output, seed=seed)
+        return self._run(what, module, net_probe.gradients, net, x.clone(), grad_output, seed=seed)
 
     def train_and_predict(
         self, train_images: torch.Tensor, train_labels: torch.Tensor, recipe: dict, test_images: torch.Tensor
@@ -142,9 +138,8 @@ class InProcessSubmission(Submission):
 
     def data_parallel_forward(self, x: torch.Tensor) -> torch.Tensor:
         module = self._module("lab4_cnn")
-        wrapped = nn.DataParallel(self.net)
-        return self._run("nn.DataParallel(Net()) forward", module, net_probe.forward, wrapped, x.clone(),
-                         train=False, seed=0)
+        return self._run("nn.DataParallel(Net()) forward", module, net_probe.data_parallel_forward, self.net,
+                         x.clone())
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         module, fn = self._get(name)
@@ -155,11 +150,9 @@ class InProcessSubmission(Submission):
         _, value = self._get(name)
         return to_plain(value, name)
 
-    def ops_used(self, name: str, *args: Any, **kwargs: Any) -> list[str]:
+    def op_graph(self, name: str, *args: Any, **kwargs: Any) -> OpGraph:
         module, fn = self._get(name)
-        with net_probe.recording_ops() as ops:
-            self._run(f"{name}({format_arguments(args, kwargs)})", module, fn, *args, **kwargs)
-        return sorted(ops)
+        return self._run(f"{name}({format_arguments(args, kwargs)})", module, op_trace.trace_call, fn, args, kwargs)
 
 
 def format_arguments(args: tuple, kwargs: dict) -> str:

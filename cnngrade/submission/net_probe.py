@@ -6,17 +6,15 @@ turn module objects into the dataclasses of :mod:`cnngrade.submission.handle`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from unittest import mock
 
 import torch
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from cnngrade.submission.errors import StudentCodeError, WrongReturn, describe_value
-from cnngrade.submission.handle import LayerCall, ModuleCall, ModuleInfo, NetDescription, NetRun, ParameterInfo
+from cnngrade.submission.handle import ModuleCall, ModuleInfo, NetDescription, NetRun, ParameterInfo
 
 _KINDS: tuple[tuple[type[nn.Module] | tuple[type[nn.Module], ...], str], ...] = (
     (nn.Conv2d, "conv2d"),
@@ -92,52 +90,27 @@ def set_parameters(net: nn.Module, state: dict[str, torch.Tensor]) -> None:
             parameters[name].copy_(value)
 
 
-def run(net: nn.Module, x: torch.Tensor, *, train: bool, seed: int) -> NetRun:
-    """``net(x)`` in train or eval mode under ``torch.manual_seed(seed)``, without gradients, recording
-    each leaf submodule's first tensor input and tensor output."""
+def run(net: nn.Module, x: torch.Tensor, *, train: bool, seed: int, record: bool = True) -> NetRun:
+    """``net(x)`` in train or eval mode under ``torch.manual_seed(seed)``, without gradients; with
+    ``record``, each leaf submodule's first tensor input and tensor output too."""
     calls: list[ModuleCall] = []
 
-    def record(name: str):
-        def hook(module: nn.Module, inputs: tuple, output: object) -> None:
+    def hook(name: str):
+        def called(module: nn.Module, inputs: tuple, output: object) -> None:
             first = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else None
             calls.append(ModuleCall(name, kind_of(module), None if first is None else plain_tensor(first),
                                     plain_tensor(output) if isinstance(output, torch.Tensor) else None))
 
-        return hook
+        return called
 
     leaves = [(n, m) for n, m in net.named_modules() if n and not any(True for _ in m.children())]
-    handles = [m.register_forward_hook(record(n)) for n, m in leaves]
+    handles = [m.register_forward_hook(hook(n)) for n, m in leaves] if record else []
     try:
         output = forward(net, x, train=train, seed=seed)
     finally:
         for h in handles:
             h.remove()
     return NetRun(output, tuple(calls))
-
-
-def trace(net: nn.Module, x: torch.Tensor) -> list[LayerCall]:
-    """The leaf submodules called by an eval-mode ``net(x)``, in call order."""
-    calls: list[LayerCall] = []
-
-    def record(name: str):
-        def hook(module: nn.Module, inputs: tuple, output: object) -> None:
-            first = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else None
-            low = float(first.min()) if first is not None and first.numel() else math.nan
-            shape = tuple(output.shape) if isinstance(output, torch.Tensor) else ()
-            calls.append(LayerCall(name, kind_of(module), low, shape))
-
-        return hook
-
-    leaves = [(n, m) for n, m in net.named_modules() if n and not any(True for _ in m.children())]
-    handles = [m.register_forward_hook(record(n)) for n, m in leaves]
-    try:
-        net.eval()
-        with torch.no_grad():
-            net(x)
-    finally:
-        for h in handles:
-            h.remove()
-    return calls
 
 
 def gradients(
@@ -224,28 +197,10 @@ def forward_on(net: nn.Module, device: str, x: torch.Tensor) -> tuple[torch.Tens
     return as_output_tensor(plain.cpu()), stray, device_of_output
 
 
-class _OpRecorder(TorchDispatchMode):
-    """Records the name of every ATen operator dispatched inside it."""
+def data_parallel_forward(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Eval output (on the CPU) of ``nn.DataParallel`` over every GPU, ``net`` moved to the first (as
+    DataParallel requires); on a machine without CUDA, DataParallel calls ``net`` itself."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    wrapped = nn.DataParallel(net.to(device))
+    return forward(wrapped, x.to(device), train=False, seed=0).cpu()
 
-    @classmethod
-    def _should_skip_dynamo(cls) -> bool:
-        # torch would wrap __torch_dispatch__ to keep torch.compile out of it, importing torch._dynamo
-        # (and sympy: about 1.3 s) on the first recording; a recorder that only names ops needs no such
-        # guard
-        return False
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.ops: set[str] = set()
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001 - torch's protocol
-        self.ops.add(str(func))
-        return func(*args, **(kwargs or {}))
-
-
-@contextmanager
-def recording_ops() -> Iterator[set[str]]:
-    """The set of ATen operator names run inside the block (``aten.avg_pool2d.default``, ...)."""
-    recorder = _OpRecorder()
-    with recorder:
-        yield recorder.ops

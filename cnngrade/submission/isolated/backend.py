@@ -29,7 +29,7 @@ from typing import Any
 
 from cnngrade.submission.errors import LoadError, StudentCodeError
 from cnngrade.submission.handle import Submission
-from cnngrade.submission.isolated import launch, protocol, sandbox
+from cnngrade.submission.isolated import cgroups, launch, protocol, sandbox
 from cnngrade.submission.isolated.limits import Caps, Limits
 from cnngrade.submission.isolated.process import Child
 
@@ -44,12 +44,14 @@ def _call_description(method: str, arguments: dict[str, Any]) -> str:
     shape = f" on a batch of shape {tuple(x.shape)}" if hasattr(x, "shape") else ""
     if method == "build_net":
         return "Net()"
-    if method in ("forward", "trace", "run_with_state"):
+    if method in ("forward", "run_with_state"):
         return f"Net.forward{shape}"
     if method == "gradients":
         return f"Backpropagating through Net{shape}"
     if method == "call":
         return f"{arguments.get('name')}()"
+    if method == "op_graph":
+        return f"Tracing {arguments.get('name')}() to torch operators"
     return f"{method}()"
 
 
@@ -131,6 +133,8 @@ class IsolatedSubmission(Submission):
         try:
             kind, value = _exchange_frames(child, frame, time.monotonic() + timeout, self.limits.caps)
             child.pause()
+            if child.out_of_memory():
+                self._fail(child, what, "")  # which says: out of memory
         except protocol.ChannelTimeout:
             if child.log.flooded:
                 self._fail(child, what, self._flood_reason(what))
@@ -164,6 +168,9 @@ class IsolatedSubmission(Submission):
                 f"during {what}; it was stopped.")
 
     def _fail(self, child: Child, what: str, reason: str) -> typing.NoReturn:
+        if child.out_of_memory():  # whatever else happened, the kernel killed a process of it: that is why
+            reason = (f"{what} was stopped: the submission's processes together used more memory than their limit "
+                      f"of {cgroups.size(self.limits.memory)}, so the kernel killed one of them.")
         child.stop()
         if self._child is child:
             self._child = None

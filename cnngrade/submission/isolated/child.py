@@ -27,6 +27,7 @@ import cnngrade.submission.definitions  # noqa: F401
 import cnngrade.submission.layout  # noqa: F401
 import cnngrade.submission.loading  # noqa: F401
 import cnngrade.submission.net_probe  # noqa: F401
+import cnngrade.submission.op_trace  # noqa: F401
 import cnngrade.submission.sources  # noqa: F401
 from cnngrade.submission.errors import WrongReturn, describe_value
 from cnngrade.submission.inprocess import InProcessSubmission

@@ -57,7 +57,9 @@ class Launcher:
                 open_files=self.limits.open_files, processes=self.limits.processes + threads),
             uid=uid,
         )
-        return Child(self.sandbox.command(spec, self.staging), self.limits, uid=uid if os.geteuid() == 0 else None)
+        # its cgroup's tasks: the child's, and the sandbox's own few (bubblewrap or unshare, the namespace's init)
+        return Child(self.sandbox.command(spec, self.staging), self.limits, uid=uid if os.geteuid() == 0 else None,
+                     tasks=self.limits.processes + threads + 8)
 
     def close(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)

@@ -8,6 +8,9 @@ is what :class:`~cnngrade.submission.isolated.IsolatedSubmission` does by defaul
 * ``CNNGRADE_STARTUP_TIMEOUT``: seconds the child may take to start (import torch; default 120);
 * ``CNNGRADE_SUBMISSION_TIMEOUT``: seconds all calls of one submission may take together (1800);
 * ``CNNGRADE_MAX_RESTARTS``: how often a crashed / hung child is replaced (3);
+* ``CNNGRADE_MEMORY_LIMIT``: memory of all the child's processes together, in bytes or with a
+  ``K`` / ``M`` / ``G`` suffix (default ``4G``), where cgroups allow (:mod:`.cgroups`;
+  ``CNNGRADE_CGROUPS=0`` does without them);
 * ``CNNGRADE_SANDBOX_GPU=1``: give the child the NVIDIA devices (and no address-space limit,
   which CUDA cannot live with).
 """
@@ -15,6 +18,7 @@ is what :class:`~cnngrade.submission.isolated.IsolatedSubmission` does by defaul
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -53,6 +57,8 @@ class Limits:
     max_restarts: int = 3
     #: RLIMIT_AS of each process (``import torch`` of a CUDA build maps about 3.5 GiB)
     address_space: int = 8 * GiB
+    #: memory of all the child's processes together (its tmpfs files count too), where cgroups allow
+    memory: int = 4 * GiB
     #: RLIMIT_CPU of each process (all threads together)
     cpu_seconds: int = 3600
     #: RLIMIT_FSIZE: the largest file the child may write
@@ -97,7 +103,18 @@ class Limits:
                     values[name] = kind(env[key])
                 except ValueError:
                     raise ValueError(f"{key}={env[key]!r} is not a number") from None
+        if env.get("CNNGRADE_MEMORY_LIMIT", "").strip():
+            values["memory"] = parse_size(env["CNNGRADE_MEMORY_LIMIT"], "CNNGRADE_MEMORY_LIMIT")
         if env.get("CNNGRADE_SANDBOX_GPU", "").strip() not in ("", "0"):
             values["gpu"] = True
         values.update(overrides)
         return replace(cls(), **values)
+
+
+def parse_size(text: str, name: str) -> int:
+    """Bytes from ``4294967296``, ``4G``, ``4GiB``, ``512M``, ``512MB``, ``64k``."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:([KMG])(?:i?B)?)?\s*", text, re.IGNORECASE)
+    if not match:
+        raise ValueError(f"{name}={text!r} is not a size (bytes, or a number with K, M or G)")
+    shift = {"": 0, "K": 10, "M": 20, "G": 30}[(match.group(2) or "").upper()]
+    return int(float(match.group(1)) * (1 << shift))

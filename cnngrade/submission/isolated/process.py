@@ -2,9 +2,12 @@
 
 :class:`Child` holds the process that the sandbox's command line started, its request and answer
 pipes, and :class:`OutputLog`, which drains its stdout + stderr and keeps only the end (for feedback),
-calling back when the output passes its cap. Between calls :meth:`Child.pause` stops every process
-of the sandbox (its process group, its PID namespace, and where root gave it a uid of its own, that
-uid's processes); :meth:`Child.resume` continues them; :meth:`Child.kill` ends them all. What crosses
+calling back when the output passes its cap. Where cgroups can be made (:mod:`.cgroups`), the child
+runs in a cgroup of its own, which caps the memory and tasks of all its processes together: between
+calls :meth:`Child.pause` freezes it and :meth:`Child.resume` thaws it, and :meth:`Child.kill` kills
+every process in it. Elsewhere :meth:`Child.pause` stops every process of the sandbox by signals (its
+process group, its PID namespace, and where root gave it a uid of its own, that uid's processes);
+:meth:`Child.resume` continues them; :meth:`Child.kill` ends them all. What crosses
 its pipes is :mod:`.protocol`'s business: this module imports no torch, so that a grading process can
 start a child before it imports torch itself (:mod:`.launch`).
 """
@@ -20,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from cnngrade.submission.isolated import cgroups
 from cnngrade.submission.isolated.limits import Limits
 
 #: the only environment variable of the sandbox's launcher
@@ -69,15 +73,22 @@ class OutputLog:
 class Child:
     """One sandboxed child process and its pipes."""
 
-    def __init__(self, argv: list[str], limits: Limits, uid: int | None = None) -> None:
+    def __init__(self, argv: list[str], limits: Limits, uid: int | None = None, tasks: int | None = None) -> None:
+        """Start ``argv``; ``tasks``: the processes and threads its cgroup allows (default ``limits.processes``)."""
+        #: the child's cgroup (None where cgroups are unavailable): its first process joins it before exec
+        self.cgroup: cgroups.Cgroup | None = None
+        if not isinstance(found := cgroups.hierarchy(), str):
+            self.cgroup = cgroups.Cgroup(found, limits.memory, tasks or limits.processes)
         log_read, log_write = os.pipe()
         try:
             self.proc = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_write, close_fds=True,
-                env={"PATH": WRAPPER_PATH}, start_new_session=True, cwd="/",
+                self.cgroup.command(argv) if self.cgroup else argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=log_write, close_fds=True, env={"PATH": WRAPPER_PATH}, start_new_session=True, cwd="/",
             )
         except BaseException:
             os.close(log_read)
+            if self.cgroup:
+                self.cgroup.remove()
             raise
         finally:
             os.close(log_write)
@@ -101,7 +112,9 @@ class Child:
         self._escaped: list[int] = []
 
     def kill(self) -> None:
-        """SIGKILL the sandbox's process group (its PID namespace dies with it)."""
+        """SIGKILL every process of its cgroup, and the sandbox's process group (its PID namespace dies with it)."""
+        if self.cgroup:
+            self.cgroup.kill()
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -122,7 +135,11 @@ class Child:
         Only /proc entries that the last pause did not see are looked at closely (an entry's inode
         changes when its pid is reused); then /proc is listed again until a listing shows no new
         process of the namespace, so a process forked during a sweep is stopped by the next.
+        In a cgroup, all this is one write: its freezer stops every process in it, forks included.
         """
+        if self.cgroup:
+            self.cgroup.freeze()
+            return
         self._signal(signal.SIGSTOP)
         namespace = self._namespace[1] if self._namespace else self._find_namespace()
         if namespace is None:
@@ -148,7 +165,10 @@ class Child:
                 self._stop_member(int(name))
 
     def resume(self) -> None:
-        """SIGCONT the process group and every process that pause() stopped outside it."""
+        """SIGCONT the process group and every process that pause() stopped outside it (or thaw its cgroup)."""
+        if self.cgroup:
+            self.cgroup.thaw()
+            return
         self._signal(signal.SIGCONT)
         if self._namespace is not None:
             for pid in self._escaped:  # unless the pid was reused outside the sandbox meanwhile
@@ -202,12 +222,18 @@ class Child:
             os.close(fd)
         return None
 
+    def out_of_memory(self) -> bool:
+        """Whether the kernel killed one of its processes because they used more than its memory limit."""
+        return self.cgroup is not None and self.cgroup.oom_kills() > 0
+
     def stop(self) -> None:
         self.kill()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+        if self.cgroup:
+            self.cgroup.remove()
         if self._namespace is not None:
             os.close(self._namespace[0])
             self._namespace = None

@@ -43,6 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cnngrade
+from cnngrade.submission.isolated import cgroups
+from cnngrade.submission.isolated.limits import Limits
 
 #: The uid / gid the child has inside a bubblewrap sandbox ("nobody").
 SANDBOX_UID = SANDBOX_GID = 65534
@@ -274,13 +276,16 @@ class Sandbox:
 
     @property
     def description(self) -> str:
+        """The sandbox in words, and the memory cap of its processes (:mod:`.cgroups`)."""
+        limits = Limits.from_env()
+        memory = cgroups.describe(limits.memory, limits.gpu)
         if self.tool == "bwrap":
             how = ("as an unprivileged uid of its own (setpriv), in new user/mount/pid/net/ipc/uts namespaces"
                    if self.as_root else "in an unprivileged user namespace with new mount/pid/net/ipc/uts namespaces")
-            return f"bubblewrap {how}"
+            return f"bubblewrap {how}; {memory}"
         how = ("as root, dropping to an unprivileged uid of its own" if self.as_root
                else "in an unprivileged user namespace, all capabilities dropped")
-        return f"util-linux unshare (mount/pid/net/ipc/uts namespaces, pivot_root) {how}"
+        return f"util-linux unshare (mount/pid/net/ipc/uts namespaces, pivot_root) {how}; {memory}"
 
     def command(self, spec: ChildSpec, staging: Path) -> list[str]:
         """The command line (run with an empty environment) that starts ``spec`` in the sandbox."""

@@ -1,8 +1,9 @@
 """Hostile: caches outputs by input bytes, to look fast when a grader repeats inputs.
 
 The first call for a batch computes it; every later call with the same bytes returns the cached
-answer without running the network, whatever the mode or seed. Expected: the cache gives itself
-away: in train mode two different seeds give the same output, so the dropout check fails.
+answer without running the network, whatever the mode, seed or weights. Expected: the cache gives
+itself away: when the grader sets the parameters to values of its own the output does not change, so
+no layer and no parameter counts, and no parameter gets a gradient.
 """
 
 import torch.nn as nn

@@ -2,7 +2,7 @@
 
 forward ignores its input and returns torch.randn(N, 10). Expected: the shape checks pass, and
 the checks on values fail: not log-softmax ("raw scores"), not deterministic in eval mode, no
-layer is called and no parameter gets a gradient.
+parameter changes the output (so no layer or parameter counts) and none gets a gradient.
 """
 
 import torch
