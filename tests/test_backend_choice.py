@@ -97,28 +97,34 @@ def test_bad_backend_options_are_usage_errors(options, words, tmp_path):
 
 
 def test_a_project_whose_environment_lies_under_tmp_grades_sandboxed(sandboxed):
-    """The sandbox's private /tmp must not hide a virtual environment under the host's /tmp (a
-    project cloned there): the environment is bound onto it. The environment here is this one,
-    copied under /tmp as hard links (seconds, not a reinstall); the submission and working
-    directory lie under /tmp too."""
+    """A copy of the project under /tmp (its files as git lists them, as a clone holds them) with its
+    environment there too grades its reference sandboxed: the sandbox's private /tmp must not hide
+    the environment, the project, the submission or the working directory. The environment is this
+    one, copied under /tmp as hard links (seconds, not a reinstall)."""
     scratch = Path(tempfile.mkdtemp(prefix="cnngrade-under-tmp-", dir="/tmp"))
     try:
         if os.stat(scratch).st_dev != os.stat(sys.prefix).st_dev:
             pytest.skip(f"/tmp and {sys.prefix} are different file systems: no hard-linked copy of the environment")
-        venv = scratch / "project" / ".venv"
-        venv.parent.mkdir()
+        project = scratch / "project"
+        listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                                capture_output=True, check=True).stdout.decode().split("\0")
+        for name in filter(None, listed):
+            if (ROOT / name).is_file():
+                (project / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(ROOT / name, project / name)
+        venv = project / ".venv"
         subprocess.run(["cp", "-al", sys.prefix, str(venv)], check=True)
         config = venv / "pyvenv.cfg"
         text = config.read_text()
         config.unlink()  # a file of its own, not a link to this environment's
         config.write_text(text)
-        shutil.copytree(SOFTMAX, scratch / "project" / "softmax")
         results = scratch / "results.json"
-        proc = subprocess.run([str(venv / "bin" / "python"), "-m", "cnngrade", "grade", "softmax",
-                               f"--graders={ROOT / 'graders'}", f"--results-json={results}", "--", "-k",
-                               "log_softmax or net_builds"], cwd=scratch / "project", capture_output=True,
-                              text=True, timeout=600)
+        proc = subprocess.run([str(venv / "bin" / "python"), "-m", "cnngrade", "grade", "reference",
+                               f"--results-json={results}", "--", "-k",
+                               "log_softmax or net_builds or architecture or pooling_from_scratch"],
+                              cwd=project, capture_output=True, text=True, timeout=600)
         assert "Backend: isolated" in proc.stdout, proc.stdout + proc.stderr
-        assert json.loads(results.read_text())["score"] == 5, proc.stdout
+        grade = json.loads(results.read_text())
+        assert len(grade["tests"]) == 4 and grade["score"] == grade["max_score"] == 34, proc.stdout
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
