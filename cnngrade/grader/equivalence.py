@@ -16,6 +16,7 @@ In train mode the same holds for dropout (:func:`dropout_mistake`): the same see
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -220,9 +221,23 @@ def _dropout_left_on(arch: Architecture) -> Iterator[Architecture]:
         yield variant
 
 
+#: each handle's verdicts by (architecture, matching, input): the architecture, dropout and speed checks
+#: share one judgement (finding a mistake runs the lab's layers many times)
+_judged: weakref.WeakKeyDictionary[Submission, dict[tuple, Verdict]] = weakref.WeakKeyDictionary()
+
+
 def eval_verdict(submission: Submission, arch: Architecture, matching: Matching, x: torch.Tensor) -> Verdict:
     """:func:`judge` on two eval passes of Net over ``x`` with the grader's weights (``matching`` must
-    miss none of the lab's parameters; Net's extra ones keep their initial values)."""
+    miss none of the lab's parameters; Net's extra ones keep their initial values); once per handle,
+    architecture, matching and input."""
+    key = (repr(arch), matching, tuple(x.shape), x.numpy().tobytes())
+    known = _judged.setdefault(submission, {})
+    if key not in known:
+        known[key] = _eval_verdict(submission, arch, matching, x)
+    return known[key]
+
+
+def _eval_verdict(submission: Submission, arch: Architecture, matching: Matching, x: torch.Tensor) -> Verdict:
     weights = arch.draw_weights(WEIGHTS_SEED)
     state = dict(zip(matching.names, weights, strict=True))
     runs = tuple(submission.run_with_state(state, x, seed=seed) for seed in EVAL_SEEDS)
