@@ -72,7 +72,7 @@ def test_a_tensor_that_to_leaves_behind_fails_the_device_check(corpus):
 
 @pytest.mark.grades("buggy_model")
 def test_model_checks_pass_where_the_bug_is_elsewhere(corpus):
-    """softmax and frozen_layer run fast on any device; hardcoded_cuda learns on the CPU too."""
+    """softmax and frozen_layer run fast on any device and move with .to()."""
     for name in ("softmax", "frozen_layer"):
         assert {"test_inference_speed", "test_runs_without_cuda", "test_to_device_moves_everything"} <= \
             corpus.grade("buggy_model", name).passed(), name
