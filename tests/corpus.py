@@ -66,8 +66,8 @@ Submissions = Callable[[Path], list[Path]]
 class Group:
     """Submissions graded together: ``submissions(scratch)`` lists (or writes into ``scratch``, a
     directory of the group's own) their paths; the run uses ``files`` of graders/ (all when empty),
-    ``options`` and ``env``, with ``scratch`` as its working directory. ``cost``: rough seconds, for
-    starting the longest groups first."""
+    ``options`` and ``env``, with ``cwd`` (``scratch`` when None) as its working directory. ``cost``:
+    rough seconds, for starting the longest groups first."""
 
     submissions: Submissions
     files: tuple[str, ...] = ()
@@ -76,6 +76,7 @@ class Group:
     cost: float = 10.0
     #: graded through ``cnngrade grade`` (``options`` are its options) instead of ``pytest graders``
     command: bool = False
+    cwd: Path | None = None
 
     @property
     def isolated(self) -> bool:
@@ -372,7 +373,9 @@ def hostile_half(half: int) -> list[Path]:
 GROUPS: dict[str, Group] = {
     # the reference and the blank templates, with every check
     # (graded as a student runs `pytest graders --submission reference`: -v undoes the -q of gradings)
-    "reference": Group(listed(REFERENCE), options=("-v",), cost=60),  # the first top-level test reads it
+    # (from the project's root, as the student does: pytest prints the grader files' paths relative to
+    # it, and a long path, such as ../../../check/work/main/graders/..., wraps the progress lines)
+    "reference": Group(listed(REFERENCE), options=("-v",), cost=60, cwd=ROOT),  # the first top-level test reads it
     "templates": Group(listed(ROOT / "student_templates", ROOT / "student_templates" / "lab4.ipynb"), cost=12),
     # the reference through `cnngrade grade`, sandboxed by default (tests/test_backend_choice.py)
     "reference_command": Group(listed(REFERENCE), command=True, cost=30),
@@ -502,7 +505,7 @@ class Corpus:
         if group.command:
             grades = {"command": command_grade(submissions, group.options, scratch, env)}
         else:
-            grades = run_graders_on_each(submissions, ROOT / "graders", *group.options, cwd=scratch,
+            grades = run_graders_on_each(submissions, ROOT / "graders", *group.options, cwd=group.cwd or scratch,
                                          files=group.files, env=env)
         return Graded(grades, scratch, time.monotonic() - started)
 
