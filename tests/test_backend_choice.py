@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from cnngrade.submission.isolated import sandbox
 from tests.corpus import HANGING_TIMEOUT
 from tests.paths import ROOT, TESTS
 from tests.sandboxes import sandbox_or_skip
@@ -44,7 +45,7 @@ def sandboxed() -> None:
 @pytest.mark.grades("reference_command", "reference")
 def test_cnngrade_grade_sandboxes_by_default_and_agrees_with_in_process(sandboxed, corpus):
     result = corpus.grade("reference_command")
-    assert "Backend: isolated (the submission runs in a sandbox: bubblewrap" in result.stdout
+    assert f"Backend: isolated (the submission runs in a sandbox: {sandbox.detect().description})" in result.stdout
     assert result.exit_code == 0 and result.failed() == {}
     assert result.score == result.max_score > 150
     in_process = corpus.grade("reference")

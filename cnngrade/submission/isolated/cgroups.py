@@ -68,10 +68,14 @@ class Cgroup:
             self.remove(timeout=0)
             raise
 
+    def procs_files(self) -> list[str]:
+        """The files a process writes its pid into to join this cgroup (one per hierarchy)."""
+        return [os.path.join(p, "cgroup.procs") for p in self.paths]
+
     def command(self, argv: list[str]) -> list[str]:
         """``argv`` run by a shell that first puts itself into this cgroup (exit status 125 if it cannot)."""
         script = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
-        return [_SHELL, "-c", script, "sh", *(os.path.join(p, "cgroup.procs") for p in self.paths), "--", *argv]
+        return [_SHELL, "-c", script, "sh", *self.procs_files(), "--", *argv]
 
     def freeze(self) -> None:
         """Stop every process in it (the kernel also stops any it forks meanwhile)."""

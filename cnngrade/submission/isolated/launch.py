@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cnngrade.submission.errors import LoadError
-from cnngrade.submission.isolated import sandbox
+from cnngrade.submission.isolated import sandbox, zygote
 from cnngrade.submission.isolated.limits import Limits
 from cnngrade.submission.isolated.process import Child
 
@@ -45,7 +45,7 @@ class Launcher:
         mount_dir, inside = self._staged
         options = {"submission": inside, "definitions_only": self.definitions_only, "caps": asdict(self.limits.caps)}
         flags = ["-s", "-B"] + (["-P"] if sys.version_info >= (3, 11) else [])
-        threads = self.limits.threads or default_threads()
+        threads = child_threads(self.limits)
         uid = sandbox.allocate_uid()
         spec = sandbox.ChildSpec(
             argv=[sys.executable, *flags, "-m", "cnngrade.submission.isolated.child", json.dumps(options)],
@@ -58,11 +58,28 @@ class Launcher:
             uid=uid,
         )
         # its cgroup's tasks: the child's, and the sandbox's own few (bubblewrap or unshare, the namespace's init)
-        return Child(self.sandbox.command(spec, self.staging), self.limits, uid=uid if os.geteuid() == 0 else None,
-                     tasks=self.limits.processes + threads + 8)
+        tasks = self.limits.processes + threads + 8
+        owner = uid if os.geteuid() == 0 else None
+        if self.sandbox.tool == "fork":
+            try:
+                server = zygote.server_for(fork_server_env(self.limits))
+            except (OSError, zygote.ForkServerError) as exc:
+                raise LoadError(f"The sandbox could not be started: {exc}") from None
+            return Child([], self.limits, uid=owner, tasks=tasks, server=server,
+                         spec=self.sandbox.fork_spec(spec, self.staging))
+        return Child(self.sandbox.command(spec, self.staging), self.limits, uid=owner, tasks=tasks)
 
     def close(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def child_threads(limits: Limits) -> int:
+    return limits.threads or default_threads()
+
+
+def fork_server_env(limits: Limits) -> dict[str, str]:
+    """The fork server's environment: the children's, with the staged package importable outside."""
+    return {**sandbox.child_env(child_threads(limits), limits.gpu), "PYTHONPATH": sandbox.staged_package()}
 
 
 def default_threads() -> int:
@@ -87,7 +104,14 @@ def start_early(path: Path, *, definitions_only: bool, limits: Limits) -> None:
     """Start a child for ``path`` now, for an IsolatedSubmission opened later to adopt."""
     if not Path(path).exists():
         return  # reported by the first call
-    launcher = Launcher(path, definitions_only=definitions_only, limits=limits, box=sandbox.detect())
+    box = sandbox.detect()
+    if box.tool == "fork":  # the server imports torch beside the grader; children fork in milliseconds later
+        try:
+            zygote.server_for(fork_server_env(limits))
+        except (OSError, zygote.ForkServerError):
+            pass  # reported by the first call
+        return
+    launcher = Launcher(path, definitions_only=definitions_only, limits=limits, box=box)
     try:
         _early.append(_Early(launcher, launcher.spawn()))
     except LoadError:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 
 from cnngrade.submission.isolated import cgroups
 from cnngrade.submission.isolated.limits import Limits
+from cnngrade.submission.isolated.zygote import ForkedProcess, ForkServer
 
 #: the only environment variable of the sandbox's launcher
 WRAPPER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -73,18 +74,27 @@ class OutputLog:
 class Child:
     """One sandboxed child process and its pipes."""
 
-    def __init__(self, argv: list[str], limits: Limits, uid: int | None = None, tasks: int | None = None) -> None:
-        """Start ``argv``; ``tasks``: the processes and threads its cgroup allows (default ``limits.processes``)."""
+    def __init__(self, argv: list[str], limits: Limits, uid: int | None = None, tasks: int | None = None,
+                 server: ForkServer | None = None, spec: dict | None = None) -> None:
+        """Start ``argv`` (or, given a fork server, fork the child ``spec`` describes: :mod:`.forkserver`);
+        ``tasks``: the processes and threads its cgroup allows (default ``limits.processes``)."""
         #: the child's cgroup (None where cgroups are unavailable): its first process joins it before exec
         self.cgroup: cgroups.Cgroup | None = None
         if not isinstance(found := cgroups.hierarchy(), str):
             self.cgroup = cgroups.Cgroup(found, limits.memory, tasks or limits.processes)
         log_read, log_write = os.pipe()
+        self._pipes: list[int] = []  # our ends of a forked child's pipes
         try:
-            self.proc = subprocess.Popen(
-                self.cgroup.command(argv) if self.cgroup else argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=log_write, close_fds=True, env={"PATH": WRAPPER_PATH}, start_new_session=True, cwd="/",
-            )
+            if server is not None:
+                self.proc: subprocess.Popen | ForkedProcess = self._fork(server, dict(spec or {}), log_write)
+            else:
+                self.proc = subprocess.Popen(
+                    self.cgroup.command(argv) if self.cgroup else argv, stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, stderr=log_write, close_fds=True, env={"PATH": WRAPPER_PATH},
+                    start_new_session=True, cwd="/",
+                )
+                assert self.proc.stdin is not None and self.proc.stdout is not None
+                self._pipes = [self.proc.stdin.fileno(), self.proc.stdout.fileno()]
         except BaseException:
             os.close(log_read)
             if self.cgroup:
@@ -92,8 +102,7 @@ class Child:
             raise
         finally:
             os.close(log_write)
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.requests, self.answers = self.proc.stdin.fileno(), self.proc.stdout.fileno()
+        self.requests, self.answers = self._pipes
         os.set_blocking(self.requests, False)
         os.set_blocking(self.answers, False)
         self.log = OutputLog(log_read, limits.output_bytes, self.kill)
@@ -111,14 +120,28 @@ class Child:
         #: processes pause() stopped outside the process group: resume() continues them one by one
         self._escaped: list[int] = []
 
+    def _fork(self, server: ForkServer, spec: dict, log_write: int) -> ForkedProcess:
+        """Fork the child through ``server``, joined to the cgroup, with new pipes; keep our ends."""
+        requests_read, requests_write = os.pipe()
+        answers_read, answers_write = os.pipe()
+        spec["cgroup_procs"] = self.cgroup.procs_files() if self.cgroup else []
+        try:
+            forked = server.spawn(spec, [requests_read, answers_write, log_write])
+        except BaseException:
+            for fd in (requests_write, answers_read):
+                os.close(fd)
+            raise
+        finally:
+            os.close(requests_read)
+            os.close(answers_write)
+        self._pipes = [requests_write, answers_read]
+        return forked
+
     def kill(self) -> None:
         """SIGKILL every process of its cgroup, and the sandbox's process group (its PID namespace dies with it)."""
         if self.cgroup:
             self.cgroup.kill()
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        self._signal(signal.SIGKILL)
         try:
             self.proc.kill()
         except OSError:
@@ -180,6 +203,8 @@ class Child:
         """Send signal ``number`` to the process ``pid`` (default: to the child's whole process group)."""
         try:
             if pid is None:
+                if isinstance(self.proc, ForkedProcess) and self.proc.poll() is not None:
+                    return  # ended and reaped by the fork server: its pid may be another process's now
                 os.killpg(self.proc.pid, number)
             else:
                 os.kill(pid, number)
@@ -237,11 +262,18 @@ class Child:
         if self._namespace is not None:
             os.close(self._namespace[0])
             self._namespace = None
-        for stream in (self.proc.stdin, self.proc.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
+        if isinstance(self.proc, subprocess.Popen):
+            for stream in (self.proc.stdin, self.proc.stdout):
+                try:
+                    stream.close()  # type: ignore[union-attr]
+                except OSError:
+                    pass
+        else:
+            for fd in self._pipes:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
         self.log.thread.join(timeout=5)
 
     def ended(self) -> str:

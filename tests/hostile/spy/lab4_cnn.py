@@ -3,11 +3,12 @@
 Net() gathers what the process can reach: the instructor's files (reference/, graders/,
 lab.toml), the bundled MNIST with its test labels, Debian's datasets, caches, the grader's
 command line and environment through /proc, the network, the environment variables, which
-directories it can write to, its uid and capabilities; then raises with a JSON report between
+directories it can write to, its uid and capabilities, whether it can make a user namespace; then raises with a JSON report between
 SPY<< and >>SPY, which the grader shows as feedback. tests/test_hostile.py reads that report from
 the isolated run and checks that none of it is visible.
 """
 
+import ctypes
 import glob
 import json
 import os
@@ -108,12 +109,22 @@ def _capabilities():
         return {k: v.strip() for k, v in (line.split(":", 1) for line in f) if k in ("CapEff", "CapPrm", "NoNewPrivs")}
 
 
+def _user_namespace():
+    """Whether a forked process could make a new user namespace (a way to capabilities of its own)."""
+    pid = os.fork()
+    if pid == 0:
+        libc = ctypes.CDLL(None, use_errno=True)
+        os._exit(0 if libc.unshare(0x10000000) == 0 else min(ctypes.get_errno(), 255) or 1)
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    return "created" if code == 0 else f"refused (errno {code})"
+
+
 def report():
     return {
         "uid": os.getuid(), "euid": os.geteuid(), "groups": os.getgroups(), "capabilities": _capabilities(),
         "secrets": _secrets(), "writable": _writable(), "network": _network(), "env": sorted(os.environ),
         "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit())[:50], "hostname": socket.gethostname(),
-        "cwd": os.getcwd(),
+        "cwd": os.getcwd(), "user_namespace": _user_namespace(),
     }
 
 
