@@ -6,12 +6,14 @@ isolated, isolated, in-process, ...) so that the machine's noise hits both alike
 per-backend medians and minima and their ratios in ``extra_info`` (measured, not asserted). Both
 backends grade ``reference/``; a benchmark fails when they disagree, so it cannot time a broken run.
 
-Run: ``./run bench -k isolated -s`` (``-s`` shows the one-line summaries). Needs a sandbox
-(bubblewrap or unshare); skipped without one.
+Run: ``./run bench -k isolated -s`` (``-s`` shows the one-line summaries). Needs a sandbox; skipped
+without one (:func:`test_a_class_graded_with_each_sandbox` needs both the fork server and bubblewrap).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import statistics
 import time
 from collections.abc import Callable
@@ -22,8 +24,9 @@ import torch
 
 from benchmarks.conftest import ROOT
 from cnngrade.grader.inputs import image_batch
-from cnngrade.grader.invocation import Grade, run_graders
+from cnngrade.grader.invocation import Grade, run_graders, run_graders_on_each
 from cnngrade.submission.backends import open_submission
+from tests.corpus import NET_GRADERS
 from tests.sandboxes import sandbox_or_skip
 
 BACKENDS = {"in-process": False, "isolated": True}
@@ -148,3 +151,40 @@ def test_forward_round_trip(benchmark, batch: int):
     _report(benchmark, f"forward on a batch of {batch}", times, unit="ms")
     for result in outputs:
         assert torch.allclose(result["in-process"], result["isolated"], atol=1e-5), "the backends disagree"
+
+
+SANDBOXES = ("fork", "bwrap")
+
+
+@pytest.mark.benchmark(group="isolated overhead: sandboxes")
+def test_a_class_graded_with_each_sandbox(benchmark, tmp_path):
+    """Wall time of one ``pytest graders/ --isolated`` run over 6 copies of ``reference/`` (the Net
+    checks), with the fork server (torch imported once, each child forked) and with bubblewrap (each
+    child a new interpreter importing torch), interleaved; the scores must agree."""
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed")
+    copies = []
+    for i in range(6):
+        copy = tmp_path / f"student{i}"
+        copy.mkdir()
+        for file in (ROOT / "reference").glob("*.py"):
+            (copy / file.name).write_bytes(file.read_bytes())
+        copies.append(copy)
+    times: dict[str, list[float]] = {name: [] for name in SANDBOXES}
+    scores: dict[str, set[tuple[float, float]]] = {name: set() for name in SANDBOXES}
+
+    def one_round() -> None:
+        for name in SANDBOXES if len(times["fork"]) % 2 == 0 else reversed(SANDBOXES):
+            start = time.perf_counter()
+            grades = run_graders_on_each(copies, ROOT / "graders", "--isolated", files=NET_GRADERS,
+                                         env={**os.environ, "CNNGRADE_SANDBOX": name})
+            times[name].append(time.perf_counter() - start)
+            scores[name] |= {(g.score, g.max_score) for g in grades.values()}
+
+    benchmark.pedantic(one_round, rounds=2, iterations=1)
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    benchmark.extra_info.update({f"{name} median s": m for name, m in medians.items()})
+    benchmark.extra_info["bwrap / fork"] = medians["bwrap"] / medians["fork"]
+    print(f"\n6 submissions, Net checks: fork server {medians['fork']:.1f} s, bubblewrap {medians['bwrap']:.1f} s "
+          f"({medians['bwrap'] / medians['fork']:.2f}x)")
+    assert scores["fork"] == scores["bwrap"] and len(scores["fork"]) == 1, scores

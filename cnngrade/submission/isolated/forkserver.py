@@ -123,6 +123,7 @@ def _serve_child(spec: dict, fds: list[int]) -> None:
     pid = os.fork()
     if pid == 0:
         _run_child(spec)
+    nsinit.libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # the child may not read our /proc (the server's environment)
     _init(pid)
 
 

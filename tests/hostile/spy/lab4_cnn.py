@@ -58,7 +58,8 @@ def _secrets():
             try:
                 with open(f"/proc/{pid}/{what}", "rb") as f:
                     text = f.read().decode(errors="replace")
-                if "pytest" in text or "cnngrade" in text.lower() and "isolated.child" not in text:
+                sandbox = "isolated.child" in text or "isolated.forkserver" in text  # the sandbox's own processes
+                if "pytest" in text or "cnngrade" in text.lower() and not sandbox:
                     found.append(f"/proc/{pid}/{what}")
             except OSError:
                 pass
