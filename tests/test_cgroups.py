@@ -7,6 +7,7 @@ why, unless ``CNNGRADE_REQUIRE_SANDBOX`` is set (as ``.ci/run`` does): then they
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -169,3 +170,34 @@ def test_without_cgroups_the_proc_sweep_still_pauses_an_escaped_process(no_cgrou
 
     during, escaped, between = background_rounds("setsid_background")
     assert escaped and between < during / 2, (during, between)
+
+
+KILLED_GRADER = """
+import json, sys, time
+from pathlib import Path
+from cnngrade.submission.isolated import IsolatedSubmission
+handle = IsolatedSubmission(Path(sys.argv[1]))
+handle.build_net()  # the child now waits, frozen, for the next call
+print(json.dumps({"paths": handle._child.cgroup.paths, "pids": handle._child.cgroup.pids()}), flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_grading_process_killed_by_sigkill_leaves_no_sandbox_behind():
+    """Killed between two calls, while its child is frozen (a frozen process does not die of
+    SIGKILL), the grading process leaves no sandboxed process and no cgroup: its fork server thaws,
+    kills and reaps the child and removes its cgroups."""
+    sandbox_or_skip()
+    cgroups_or_skip()
+    if sandbox.detect().tool != "fork":
+        pytest.skip("only the fork server's children are thawed when their grading process is killed")
+    grader = subprocess.Popen([sys.executable, "-c", KILLED_GRADER, str(ROOT / "reference")], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        started = json.loads(grader.stdout.readline())
+    finally:
+        grader.kill()
+        grader.wait()
+    assert started["pids"], "the child had no process in its cgroup"
+    wait_for(lambda: not any(os.path.exists(p) for p in started["paths"]))
+    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in started["pids"]))  # reaped too

@@ -18,8 +18,10 @@ user); ``F`` forks ``G``, pid 1 of the new PID namespace, which builds the sandb
 bubblewrap's ``--disable-userns``), clears its capability sets (no exec will), sets the rlimits,
 closes every descriptor but the three and forks the child, pid 2, which serves :func:`.child.main` with
 the modules already imported, while ``G`` reaps orphans as bubblewrap's pid 1 does.
-``F`` waits for ``G`` and ends the way ``G`` ended. A forked child inherits only the server's
-memory: torch and cnngrade's modules, never a grader's data (the server never sees any).
+``F`` waits for ``G`` and ends the way ``G`` ended. Each dies with its parent; and when the grading
+process ends without stopping its children (killed), the server thaws, kills and reaps them. A
+forked child inherits only the server's memory: torch and cnngrade's modules, never a grader's data
+(the server never sees any).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import selectors
 import signal
 import socket
 import sys
+import time
 
 from cnngrade.submission.isolated import nsinit
 
@@ -40,9 +43,14 @@ CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 #: prlimit's option names (:func:`.sandbox.base_rlimits`) as resource limits
 RLIMITS = {"cpu": resource.RLIMIT_CPU, "fsize": resource.RLIMIT_FSIZE, "nofile": resource.RLIMIT_NOFILE,
            "nproc": resource.RLIMIT_NPROC, "core": resource.RLIMIT_CORE, "as": resource.RLIMIT_AS}
-PR_SET_DUMPABLE = 4
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
 #: the largest request (a spec lists some dozens of mounts)
 MAX_MESSAGE = 1 << 20
+
+
+def _die_with_parent() -> None:
+    """SIGKILL this process when its parent ends (bubblewrap's ``--die-with-parent``)."""
+    nsinit.check(nsinit.libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
 
 
 def _unshare(flags: int) -> None:
@@ -167,7 +175,9 @@ def _run_forked(spec: dict, fds: list[int]) -> None:
     """In ``F``, just forked: make the namespaces, fork ``G`` into them, end as it ends (never returns)."""
     code = 125
     try:
+        signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        _die_with_parent()  # the server, which ends when the grading process does
         os.setsid()
         for procs in spec["cgroup_procs"]:
             with open(procs, "w") as f:
@@ -181,6 +191,7 @@ def _run_forked(spec: dict, fds: list[int]) -> None:
         pid = os.fork()
         if pid == 0:
             try:
+                _die_with_parent()  # F: its whole PID namespace then dies with it
                 _serve_child(spec, fds)
             except BaseException as exc:  # noqa: BLE001 - report any set-up failure and stop
                 os.write(fds[2], f"cnngrade sandbox set-up (fork server) failed: {exc}\n".encode())
@@ -201,6 +212,10 @@ def _run_forked(spec: dict, fds: list[int]) -> None:
         os._exit(code)
 
 
+#: each forked child's cgroup directories, until it ends
+_cgroups: dict[int, list[str]] = {}
+
+
 def _spawn(control: socket.socket, message: bytes, fds: list[int]) -> None:
     try:
         spec = json.loads(message)["spawn"]
@@ -210,6 +225,7 @@ def _spawn(control: socket.socket, message: bytes, fds: list[int]) -> None:
         if pid == 0:
             control.close()
             _run_forked(spec, fds)
+        _cgroups[pid] = [os.path.dirname(p) for p in spec["cgroup_procs"]]
         reply = {"pid": pid}
     except Exception as exc:  # noqa: BLE001 - the grading process reports it
         reply = {"error": f"{type(exc).__name__}: {exc}"}
@@ -227,7 +243,39 @@ def _reap(control: socket.socket) -> None:
             return
         if pid == 0:
             return
+        _cgroups.pop(pid, None)
         control.sendall(json.dumps({"exited": pid, "status": os.waitstatus_to_exitcode(status)}).encode())
+
+
+def _stop_children() -> None:
+    """The grading process is gone (killed, say) without stopping its children: thaw their cgroups
+    (a frozen process cannot die), kill them, wait for them and remove their cgroups."""
+    for pid, directories in _cgroups.items():
+        for directory in directories:
+            for name, value in (("freezer.state", "THAWED"), ("cgroup.freeze", "0")):
+                try:
+                    with open(os.path.join(directory, name), "w") as f:
+                        f.write(value)
+                except OSError:
+                    pass
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    for pid, directories in _cgroups.items():
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        for directory in directories:
+            for _ in range(100):  # the namespace's last processes leave it a moment after its init
+                try:
+                    os.rmdir(directory)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.01)
 
 
 def serve(control: socket.socket) -> None:
@@ -247,6 +295,7 @@ def serve(control: socket.socket) -> None:
                 continue
             message, fds, _flags, _address = socket.recv_fds(control, MAX_MESSAGE, 3)
             if not message:
+                _stop_children()
                 return
             _spawn(control, message, fds)
             _reap(control)
