@@ -127,7 +127,8 @@ def test_batch_independence(submission, lab, images):
     x = images(batch_size(lab))
     expect_deterministic(submission, lab, x)
     whole = finite_output(submission, lab, x)
-    for part in (slice(0, 1), slice(5, 12)):
+    n = x.shape[0]
+    for part in (slice(0, 1), slice(n // 2 + 1, n)) if n > 2 else (slice(0, 1),):  # the first, the last ones
         alone = finite_output(submission, lab, x[part])
         difference = (whole[part] - alone).abs().max()
         expect(

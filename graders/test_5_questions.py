@@ -8,24 +8,23 @@ from the feedback.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from cnngrade.grader.feedback import expect
+from cnngrade.grader.plugin import lab_config, reference_dir
 from cnngrade.grader.questions import read_questions, revealed, same_answer, verdict
 from cnngrade.submission.errors import NotImplementedYet
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "question" in metafunc.fixturenames:
-        option = metafunc.config.getoption("--reference")
-        reference = Path(option) if option else Path(metafunc.config.rootpath) / "reference"
-        questions = read_questions(reference / "answers.py")
+        answers = lab_config(metafunc.config).parts.answers_part
+        questions = read_questions(reference_dir(metafunc.config) / f"{answers}.py") if answers else []
         metafunc.parametrize("question", questions, ids=[q.name for q in questions])
 
 
 @pytest.mark.points(1)
+@pytest.mark.answers
 def test_answer(question, submission, reference_submission, lab):
     """Answer"""
     expected = reference_submission.constant(question.name)

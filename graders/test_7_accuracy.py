@@ -1,4 +1,6 @@
-"""Accuracy: the architecture learns under the harness's recipe; a submitted model.pt is trained."""
+"""Accuracy: the architecture learns under the harness's recipe; a submitted model.pt is trained.
+
+Both need the lab's dataset (``[accuracy] dataset`` of lab.toml); a lab without one skips them."""
 
 from __future__ import annotations
 
@@ -25,6 +27,9 @@ def thresholds(lab, request) -> tuple[str, dict]:
     return name, lab.setting(f"accuracy.{name}")
 
 
+pytestmark = pytest.mark.dataset
+
+
 @pytest.mark.points(15)
 def test_learns(submission, lab, dataset, request):
     """Net learns: trained with the harness's recipe it reaches the lab's minimum test accuracy"""
@@ -42,7 +47,7 @@ def test_learns(submission, lab, dataset, request):
 
 
 @pytest.mark.points(10)
-def test_trained_model(submission, lab, mnist_test, images):
+def test_trained_model(submission, lab, dataset, images, request):
     """A submitted model.pt loads into Net and reaches the lab's trained accuracy"""
     path = submission.path / "model.pt"
     if not path.is_file():
@@ -55,12 +60,13 @@ def test_trained_model(submission, lab, mnist_test, images):
     if not isinstance(state, dict):
         fail(f"model.pt holds a {type(state).__name__}, not a state_dict. Save it with "
              "torch.save(model.state_dict(), 'model.pt').")
-    predictions = submission.predict_with_state(state, mnist_test.images)
-    expect_one_label_per_image(submission, predictions, len(mnist_test.labels), images(2), lab.setting("net.classes"))
-    evaluation = evaluate(predictions, mnist_test.labels)
-    threshold = lab.setting("accuracy.mnist-bundled.min_trained_accuracy")
-    expect(evaluation.accuracy >= threshold,
-           accuracy_message("Your model.pt", evaluation, threshold, "official MNIST"))
+    test = dataset[1]
+    name, limits = thresholds(lab, request)
+    predictions = submission.predict_with_state(state, test.images)
+    expect_one_label_per_image(submission, predictions, len(test.labels), images(2), lab.setting("net.classes"))
+    evaluation = evaluate(predictions, test.labels, len(test.classes))
+    threshold = limits["min_trained_accuracy"]
+    expect(evaluation.accuracy >= threshold, accuracy_message("Your model.pt", evaluation, threshold, name))
 
 
 def expect_one_label_per_image(submission: Submission, predictions: torch.Tensor, count: int, sample: torch.Tensor,

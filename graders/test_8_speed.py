@@ -14,6 +14,7 @@ import torch
 from cnngrade.grader.architecture import Architecture
 from cnngrade.grader.equivalence import eval_verdict, match_parameters
 from cnngrade.grader.feedback import expect, fail
+from cnngrade.grader.inputs import Inputs
 from cnngrade.grader.speed import admit, compare_fps, fresh_batches, output_problem
 from cnngrade.submission.handle import Submission
 
@@ -29,7 +30,7 @@ def lab_state(handle: Submission, arch: Architecture, weights: list[torch.Tensor
 def test_inference_speed(submission, reference_submission, lab, images, speed_benchmark):
     """Inference is at least fps_ratio times as fast as the reference Net"""
     settings = lab.setting("speed")
-    shape = tuple(lab.setting("net.input_shape"))
+    inputs = Inputs.from_lab(lab)
     n, classes, seed = settings["batch_size"], lab.setting("net.classes"), settings.get("seed", 0)
     tolerance = settings.get("output_tolerance", 1e-3)
     arch = Architecture.from_config(lab)
@@ -67,7 +68,7 @@ def test_inference_speed(submission, reference_submission, lab, images, speed_be
     attempts = settings.get("attempts", 3)
     for attempt in range(attempts):
         result = compare_fps(
-            submission.forward, reference_submission.forward, fresh_batches(n, shape, seed, attempt),
+            submission.forward, reference_submission.forward, fresh_batches(n, inputs, seed, attempt),
             repeats=settings["repeats"], warmup=settings["warmup"], check=check, seen=seen,
         )
         if not settings["fps_ratio"] / settings.get("remeasure_within", 4) <= result.ratio < settings["fps_ratio"]:
@@ -75,7 +76,7 @@ def test_inference_speed(submission, reference_submission, lab, images, speed_be
     if speed_benchmark is not None:  # asked for (--benchmark-json FILE, ...): the figures go to pytest-benchmark too
         speed_benchmark.extra_info.update(student_fps=result.student_fps, reference_fps=result.reference_fps,
                                           ratio=result.ratio)
-        batches = fresh_batches(n, shape, seed, attempts)  # batches of their own, never given before
+        batches = fresh_batches(n, inputs, seed, attempts)  # batches of their own, never given before
 
         def next_batch() -> tuple[tuple[torch.Tensor], dict]:
             x = next(batches)

@@ -35,6 +35,13 @@ from tests.mutation import mutate
 from tests.paths import ROOT, TESTS
 
 REFERENCE = ROOT / "reference"
+#: the other labs (labs/), and buggy submissions of each (tests/labs/LAB/)
+LABS = ROOT / "labs"
+LAB_BUGGY = TESTS / "labs"
+#: the checks the report CNN's submissions get in the test suite: its full grading (one forward pass of
+#: its 16-million-parameter net costs about 10 GFLOP an image; the parameter count check's 16 passes
+#: alone take 30 s here) is benchmarks/test_lab_gradings.py's
+REPORT_CNN_CHECKS = "net_builds or output_shape or log_softmax or architecture"
 BUGGY = TESTS / "buggy"
 BUGGY_MODEL = TESTS / "buggy_model"
 #: correct Nets written in other ways than the reference
@@ -364,6 +371,12 @@ def _hostile(names: Callable[[str], bool]) -> list[Path]:
     return sorted(p for p in HOSTILE.iterdir() if p.is_dir() and names(p.name))
 
 
+def lab_submissions(lab: str) -> Submissions:
+    """A lab's reference, its templates and its buggy submissions (tests/labs/LAB/)."""
+    buggy = sorted(p for p in (LAB_BUGGY / lab).iterdir() if p.is_dir())
+    return listed(LABS / lab / "reference", LABS / lab / "student_templates", *buggy)
+
+
 def hostile_half(half: int) -> list[Path]:
     """Every other one of the hostile submissions that no other group grades (two groups, side by side)."""
     return _hostile(lambda n: n not in HANGING + HOSTILE_MODEL + HOSTILE_LEARNS + HOSTILE_DEVICE + HOSTILE_PARTS
@@ -429,6 +442,10 @@ GROUPS: dict[str, Group] = {
     **{f"forged:{name}": Group(listed(HOSTILE / name), files=HOSTILE_NET_GRADERS, env=HOSTILE_ENV,
                                options=("-k", " or ".join(checks)), cost=8)
        for name, checks in FORGED_IN_PROCESS.items()},
+    # the other labs (tests/test_labs.py): reference, templates and buggy submissions, graded with --lab
+    "lab_mlp": Group(lab_submissions("mlp-mnist"), options=("--lab", str(LABS / "mlp-mnist")), cost=35),
+    "lab_report": Group(lab_submissions("report-cnn"), options=("--lab", str(LABS / "report-cnn"), "-k",
+                                                                REPORT_CNN_CHECKS), cost=35),
     # what a student sees (tests/test_feedback.py): the reference graded as a student runs it (-v cancels
     # the -q of run_graders_on_each: `pytest graders --submission reference`), the notebook template alone
     # (Net only: three parts missing), and two first-attempt mistakes in pooling and conv math

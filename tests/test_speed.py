@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnngrade.grader.inputs import image_batch
+from cnngrade.grader.inputs import default_inputs, image_batch
 from cnngrade.grader.speed import (
     RepeatedBatch,
     admit,
@@ -21,7 +21,7 @@ from cnngrade.grader.speed import (
     output_problem,
 )
 
-SHAPE = (1, 28, 28)
+SHAPE = default_inputs()  # the default lab's: (1, 28, 28), MNIST-normalised
 N, SEED = 8, 4660
 
 

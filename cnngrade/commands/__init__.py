@@ -2,7 +2,9 @@
 
 * ``cnngrade grade``: :mod:`.grade`, grade submissions (sandboxed unless ``--in-process``);
 * ``cnngrade release``: :mod:`.release`, regenerate the student templates from the reference;
-* ``cnngrade data``: :mod:`.data`, fetch and inspect datasets.
+* ``cnngrade data``: :mod:`.data`, fetch and inspect datasets;
+* ``cnngrade new``: :mod:`.new`, scaffold a lab;
+* ``cnngrade check-lab``: :mod:`.check_lab`, check that a lab is ready to grade.
 
 Each verb's module is imported only when that verb runs.
 """
@@ -22,6 +24,8 @@ VERBS = {
     "grade": ("cnngrade.commands.grade", "grade submissions and print their score"),
     "release": ("cnngrade.commands.release", "regenerate student_templates/ from reference/"),
     "data": ("cnngrade.commands.data", "fetch full MNIST into the user cache; show available datasets"),
+    "new": ("cnngrade.commands.new", "scaffold a lab: a commented lab.toml, an empty reference, its templates"),
+    "check-lab": ("cnngrade.commands.check_lab", "check a lab: its lab.toml, its templates, its reference's marks"),
 }
 
 

@@ -14,18 +14,24 @@ from cnngrade.lab.release import ReleaseError, release_files, stale_files, write
 def build_parser() -> argparse.ArgumentParser:
     r = argparse.ArgumentParser(prog="cnngrade release",
                                 description="Regenerate student_templates/ from reference/.")
-    r.add_argument("--reference", type=Path, default=default_dir("reference"))
-    r.add_argument("--out", type=Path, default=default_dir("student_templates"))
+    r.add_argument("--lab", type=Path, metavar="DIR",
+                   help="a lab directory: its reference/, student_templates/ and lab.toml (default: the project's)")
+    r.add_argument("--reference", type=Path, help="(default: reference/, or DIR/reference)")
+    r.add_argument("--out", type=Path, help="(default: student_templates/, or DIR/student_templates)")
     r.add_argument("--graders", type=Path, default=default_dir("graders"))
-    r.add_argument("--lab-config", type=Path, help="(default: GRADERS/lab.toml)")
+    r.add_argument("--lab-config", type=Path, help="(default: GRADERS/lab.toml, or DIR/lab.toml)")
     r.add_argument("--check", action="store_true", help="only report templates that are out of date")
     return r
 
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    lab = args.lab
+    args.reference = args.reference or (lab / "reference" if lab else default_dir("reference"))
+    args.out = args.out or (lab / "student_templates" if lab else default_dir("student_templates"))
+    config = args.lab_config or (lab / "lab.toml" if lab else args.graders / "lab.toml")
     try:
-        notebooks = LabConfig.load(args.lab_config or args.graders / "lab.toml").data.get("release", {})
+        notebooks = LabConfig.load(config).data.get("release", {})
         files = release_files(args.reference, notebooks.get("notebooks", {}))
     except (ConfigError, ReleaseError) as exc:
         print(f"cnngrade release: {exc}", file=sys.stderr)

@@ -189,6 +189,9 @@ def _read_split_pair(location: DatasetLocation) -> tuple[Split, Split]:
                 f"{f[f'{part}_images']} has {images.shape[0]} images but "
                 f"{f[f'{part}_labels']} has {labels.shape[0]} labels"
             )
+        if splits and images.shape[1:] != tuple(splits[0].images.shape[1:]):
+            raise IdxFormatError(f"{f[f'{part}_images']}: {part} images are {images.shape[1]}x{images.shape[2]}, "
+                                 f"training images {splits[0].images.shape[1]}x{splits[0].images.shape[2]}")
         splits.append(
             Split(
                 f"{location.name}-{part}",

@@ -126,7 +126,7 @@ def read_idx_header(path: str | Path) -> tuple[np.dtype, tuple[int, ...]]:
     return dtype.newbyteorder("="), shape
 
 
-def read_images(path: str | Path, image_size: tuple[int, int] | None = (28, 28)) -> np.ndarray:
+def read_images(path: str | Path, image_size: tuple[int, int] | None = None) -> np.ndarray:
     """Read an IDX image file: uint8, shape ``(N, H, W)`` with ``(H, W) == image_size`` unless it is None."""
     array = read_idx(path)
     if array.dtype != np.uint8 or array.ndim != 3:

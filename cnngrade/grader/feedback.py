@@ -25,13 +25,10 @@ import pytest
 from cnngrade.data.errors import DataError
 from cnngrade.grader.scoring import INTERNAL_ERROR
 from cnngrade.lab.config import ConfigError
-from cnngrade.lab.parts import PARTS
 from cnngrade.submission.errors import LoadError, MissingFile, NotImplementedYet, SubmissionError
 
 #: innermost frames of an internal error's traceback that its output shows
 TRACEBACK_FRAMES = 4
-#: the functions a student writes, besides Net (their own checks can fail before the checks that use them)
-LAB_FUNCTIONS = frozenset(name for part, names in PARTS.items() if part != "lab4_cnn" for name in names)
 
 
 #: the user property that marks a self-reported verdict (its value says why)
@@ -97,8 +94,8 @@ def fix_first(subject: str, failing: Iterable[str], *, answer: bool = False) -> 
     return f"Note: {listed} {verb} (see above). If {use}, fix {listed} first."
 
 
-def answer_uses(answers: Path) -> dict[str, tuple[str, ...]]:
-    """For each ``### ANSWER`` constant of the reference's ``answers.py``, the lab functions its
+def answer_uses(answers: Path, functions: frozenset[str]) -> dict[str, tuple[str, ...]]:
+    """For each ``### ANSWER`` constant of the reference's answers file, the lab ``functions`` its
     expression calls (``REPORT_SHAPES``: ``("conv_output_size",)``); empty when it cannot be read."""
     from cnngrade.lab.release import ANSWER
 
@@ -110,6 +107,6 @@ def answer_uses(answers: Path) -> dict[str, tuple[str, ...]]:
     for line in lines:
         match = ANSWER.match(line)
         if match:
-            called = set(re.findall(r"\b(\w+)\s*\(", line)) & LAB_FUNCTIONS
+            called = set(re.findall(r"\b(\w+)\s*\(", line)) & functions
             uses[match.group("name")] = tuple(sorted(called))
     return uses

@@ -1,17 +1,59 @@
-"""Inputs the graders feed to a student's Net."""
+"""Inputs the graders feed to a student's network: random images of the lab's input shape,
+normalised as the lab normalises its images (``[net]`` of lab.toml: ``input_shape``, ``input_mean``,
+``input_std``, one mean and standard deviation per channel)."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import torch
 
-#: MNIST's pixel mean and standard deviation, as the lab normalises its images.
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+from cnngrade.lab.config import DEFAULT_LAB_CONFIG, LabConfig
 
 
-def image_batch(n: int, shape: tuple[int, ...] = (1, 28, 28), seed: int = 0) -> torch.Tensor:
-    """``n`` images of ``shape`` with MNIST-normalised pixel values, reproducible from ``seed``.
+@dataclass(frozen=True)
+class Inputs:
+    """One input image's ``shape`` ``(C, H, W)`` (or any shape whose first dimension is the
+    channels), and each channel's ``mean`` and ``std`` the lab normalises pixels with."""
 
-    Pixels are uniform in [0, 1] before normalisation: x = (u - 0.1307) / 0.3081.
-    """
-    generator = torch.Generator().manual_seed(seed)
-    return (torch.rand((n, *shape), generator=generator) - MNIST_MEAN) / MNIST_STD
+    shape: tuple[int, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if not self.shape or len(self.mean) != len(self.std) or len(self.mean) not in (1, self.shape[0]):
+            raise ValueError(f"input_mean {list(self.mean)} and input_std {list(self.std)} need one value, or one "
+                             f"per channel of input_shape {list(self.shape)}")
+
+    @classmethod
+    def from_lab(cls, lab: LabConfig) -> Inputs:
+        """From ``[net]``: ``input_shape``, ``input_mean``, ``input_std``."""
+        floats: functools.partial[tuple[float, ...]] = functools.partial(_floats, lab)
+        return cls(tuple(int(d) for d in lab.setting("net.input_shape")), floats("net.input_mean"),
+                   floats("net.input_std"))
+
+    def batch(self, n: int, seed: int = 0) -> torch.Tensor:
+        """``n`` images, reproducible from ``seed``: pixels uniform in [0, 1), then normalised per
+        channel c: x = (u - mean[c]) / std[c]. Shape ``(n, *shape)``, float32."""
+        generator = torch.Generator().manual_seed(seed)
+        u = torch.rand((n, *self.shape), generator=generator)
+        view = (1, len(self.mean), *([1] * (len(self.shape) - 1)))
+        return (u - torch.tensor(self.mean).view(view)) / torch.tensor(self.std).view(view)
+
+
+def _floats(lab: LabConfig, key: str) -> tuple[float, ...]:
+    value = lab.setting(key)
+    return tuple(float(v) for v in (value if isinstance(value, Sequence) else [value]))
+
+
+@functools.lru_cache(maxsize=1)
+def default_inputs() -> Inputs:
+    """The inputs of the project's default lab (``graders/lab.toml``)."""
+    return Inputs.from_lab(LabConfig.load(DEFAULT_LAB_CONFIG))
+
+
+def image_batch(n: int, inputs: Inputs | None = None, seed: int = 0) -> torch.Tensor:
+    """:meth:`Inputs.batch` of ``inputs`` (default: the project's default lab's)."""
+    return (inputs or default_inputs()).batch(n, seed)

@@ -31,7 +31,13 @@ def add_options(parser: pytest.Parser) -> None:
         "student_templates/); give it several times to grade several submissions in one run",
     )
     group.addoption(
-        "--lab-config", metavar="PATH", help="lab thresholds and points (default: graders/lab.toml)"
+        "--lab", metavar="DIR",
+        help="grade against the lab in DIR: its lab.toml, reference/ and student_templates/ (default: the "
+             "project's graders/lab.toml, reference/ and student_templates/)",
+    )
+    group.addoption(
+        "--lab-config", metavar="PATH", help="lab thresholds and points (default: graders/lab.toml, or DIR/lab.toml "
+                                             "with --lab DIR)"
     )
     group.addoption(
         "--run-all-code",
@@ -47,7 +53,7 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption(
         "--reference",
         metavar="PATH",
-        help="the lab's reference solution, for speed comparisons (default: reference/)",
+        help="the lab's reference solution (default: reference/, or DIR/reference with --lab DIR)",
     )
     group.addoption("--dataset", metavar="NAME", help="dataset for the accuracy checks (default: lab.toml)")
     group.addoption("--data-root", metavar="DIR", help="directory holding torchvision-layout datasets")

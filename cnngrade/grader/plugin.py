@@ -36,7 +36,7 @@ import numpy as np
 import pytest
 import torch
 
-from cnngrade.data import DataError, Split, load_bundled_mnist, load_dataset
+from cnngrade.data import DataError, Split, load_dataset
 from cnngrade.grader.checks import check_property
 from cnngrade.grader.feedback import (
     SELF_REPORTED,
@@ -46,11 +46,12 @@ from cnngrade.grader.feedback import (
     is_absent,
     is_feedback,
 )
-from cnngrade.grader.inputs import image_batch
+from cnngrade.grader.inputs import Inputs, image_batch
 from cnngrade.grader.options import wants_benchmark_output
 from cnngrade.grader.scoring import Scoreboard
 from cnngrade.grader.submissions import Submissions
 from cnngrade.lab.config import ConfigError, LabConfig
+from cnngrade.lab.parts import Parts
 from cnngrade.plugin import LIMITS
 from cnngrade.submission import Submission, open_submission
 from cnngrade.submission.errors import SubmissionError
@@ -65,6 +66,9 @@ _started_key = pytest.StashKey[dict[str, Submission]]()
 _failing_key = pytest.StashKey[dict[str, set[str]]]()
 #: the lab functions the reference computes each answer with (``answer_uses``), read once
 _answer_uses_key = pytest.StashKey[dict[str, tuple[str, ...]]]()
+#: the checks left out as not part of the lab, by reason ("parts", "answers", "dataset"), and the
+#: graded names the lab lacks ("names")
+_left_out_key = pytest.StashKey[dict[str, list[str]]]()
 REFERENCE = "reference"
 #: pytest-benchmark's plugin name: left out of a grading run that asks nothing of it
 BENCHMARK_PLUGIN = "benchmark"
@@ -73,13 +77,18 @@ BENCHMARK_PLUGIN = "benchmark"
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "points(n): the points a grader check is worth")
     config.addinivalue_line("markers", "lab_function(*names): the lab functions a grader check grades")
+    config.addinivalue_line("markers", "dataset: a check that needs the lab's dataset (left out, saying so, in a "
+                            "lab without [accuracy] dataset)")
+    config.addinivalue_line("markers", "answers: a check of the lab's questions (left out in a lab without them)")
+    config.addinivalue_line("markers", "needs(*names): graded names a grader check needs in the lab's [parts] "
+                            "(left out, saying so, in a lab without them)")
     config.addinivalue_line("markers", "uses(*names): lab functions the code a grader check runs may call "
                             "(its failure says to fix them first where they failed their own checks)")
     if not wants_benchmark_output(config):
         # its header, table and warnings are not feedback (--benchmark-json FILE brings them back)
         config.pluginmanager.set_blocked(BENCHMARK_PLUGIN)
     submissions = Submissions.from_options(
-        config.getoption("--submission") or [_option_path(config, None, "student_templates")],
+        config.getoption("--submission") or [_option_path(config, None, "student_templates", "student_templates")],
         config.getoption("--results-json"),
     )
     config.stash[_submissions_key] = submissions
@@ -89,16 +98,27 @@ def pytest_configure(config: pytest.Config) -> None:
         _start(config, f"submission:{submissions.names[0]}")
 
 
-def _option_path(config: pytest.Config, name: str | None, default: str) -> Path:
+def _option_path(config: pytest.Config, name: str | None, in_lab: str, default: str) -> Path:
+    """The option ``name``'s path if given; else ``in_lab`` inside ``--lab DIR``; else the project's ``default``."""
     value = config.getoption(name) if name else None
-    return Path(value) if value else Path(config.rootpath) / default
+    if value:
+        return Path(value)
+    lab = config.getoption("--lab")
+    return Path(lab) / in_lab if lab else Path(config.rootpath) / default
+
+
+def reference_dir(config: pytest.Config) -> Path:
+    """The lab's reference solution: ``--reference``, else ``reference/`` of ``--lab`` or of the project."""
+    return _option_path(config, "--reference", "reference", "reference")
 
 
 def lab_config(config: pytest.Config) -> LabConfig:
-    """The run's lab configuration (``--lab-config``, default ``graders/lab.toml``), read once."""
+    """The run's lab configuration (``--lab-config``, else ``lab.toml`` of ``--lab``, else ``graders/lab.toml``),
+    read once."""
     if _lab_key not in config.stash:
         try:
-            config.stash[_lab_key] = LabConfig.load(_option_path(config, "--lab-config", "graders/lab.toml"))
+            path = _option_path(config, "--lab-config", "lab.toml", "graders/lab.toml")
+            config.stash[_lab_key] = LabConfig.load(path)
         except ConfigError as exc:
             config.stash[_lab_key] = exc
     loaded = config.stash[_lab_key]
@@ -120,12 +140,21 @@ def _open(config: pytest.Config, key: str) -> Submission:
     """A handle, served by the run's backend, on the reference (``key`` ``"reference"``) or on the
     submission ``key`` names (``"submission:NAME"``)."""
     if key == REFERENCE:
-        path, definitions_only = _option_path(config, "--reference", "reference"), True
+        path, definitions_only = reference_dir(config), True
     else:
         name = key.removeprefix("submission:")
         path, definitions_only = config.stash[_submissions_key][name], not config.getoption("--run-all-code")
     return open_submission(path, isolated=LIMITS in config.stash, limits=config.stash.get(LIMITS, None),
-                           definitions_only=definitions_only)
+                           definitions_only=definitions_only, parts=_parts(config))
+
+
+def _parts(config: pytest.Config) -> Parts | None:
+    """The lab's file contract; None (the default lab's) where lab.toml cannot be read: the checks
+    that read it say what is wrong."""
+    try:
+        return lab_config(config).parts
+    except ConfigError:
+        return None
 
 
 def _start(config: pytest.Config, key: str) -> None:
@@ -150,6 +179,58 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if submissions.several and "submission" in metafunc.fixturenames:
         metafunc.parametrize("submission", submissions.names, indirect=True, ids=submissions.names,
                              scope="session")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the checks that do not apply to the lab: those that need graded names its ``[parts]``
+    does not list (its pooling, say), the questions where it has no answers part, those that need a
+    dataset where it has none. Each reason is told once, in the score report (:func:`left_out`). Without a
+    usable lab.toml, nothing is left out: the checks that read it fail saying what is wrong."""
+    try:
+        lab = lab_config(config)
+        parts = lab.parts
+    except ConfigError:
+        return
+    graded = {name for _, names in parts.files for name in names}
+    without_dataset = not (config.getoption("--dataset") or lab.data.get("accuracy", {}).get("dataset"))
+    left: dict[str, list[str]] = config.stash.setdefault(_left_out_key, {})  # why -> the checks' names
+    kept, removed = [], []
+    for item in items:
+        needed = [name for marker in item.iter_markers("needs") for name in marker.args]
+        missing = [name for name in needed if name not in graded]
+        if missing:
+            why = "parts"
+            left.setdefault("names", []).extend(n for n in missing if n not in left.get("names", []))
+        elif item.get_closest_marker("answers") is not None and parts.answers_part is None:
+            why = "answers"
+        elif without_dataset and item.get_closest_marker("dataset") is not None:
+            why = "dataset"
+        else:
+            kept.append(item)
+            continue
+        removed.append(item)
+        left.setdefault(why, []).append(item.nodeid)
+    if removed:
+        items[:] = kept
+        config.hook.pytest_deselected(items=removed)
+
+
+def left_out(config: pytest.Config) -> list[str]:
+    """One line per reason checks were left out as not part of the lab (none for the default lab), and
+    one per key of lab.toml that no grader reads (a misspelt setting would otherwise be ignored)."""
+    left = config.stash.get(_left_out_key, {})
+    try:
+        lab = lab_config(config)
+        lines = [f"Warning: {lab.path}, {unknown}; it is ignored." for unknown in lab.unknown_keys()]
+    except ConfigError:
+        lines = []
+    for why, text in (("parts", f"{', '.join(left.get('names', []))} (not in [parts] of lab.toml)"),
+                      ("answers", "its questions (no answers part in [parts] of lab.toml)"),
+                      ("dataset", "its accuracy (no [accuracy] dataset in lab.toml)")):
+        if left.get(why):
+            count = len(left[why]) // len(config.stash[_submissions_key].names)  # each check runs per submission
+            lines.append(f"Not in this lab, left out: {count} check{'s' if count != 1 else ''} of {text}.")
+    return lines
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -189,8 +270,8 @@ def reference_submission(pytestconfig: pytest.Config) -> Iterator[Submission]:
 @pytest.fixture
 def images(lab: LabConfig) -> Callable[..., torch.Tensor]:
     """``images(n, seed=0)``: a reproducible batch of n input images of the lab's input shape."""
-    shape = tuple(lab.setting("net.input_shape"))
-    return lambda n, seed=0: image_batch(n, shape, seed)
+    inputs = Inputs.from_lab(lab)
+    return lambda n, seed=0: image_batch(n, inputs, seed)
 
 
 @pytest.fixture
@@ -214,13 +295,12 @@ def dataset(pytestconfig: pytest.Config, lab: LabConfig) -> tuple[Split, Split]:
     """(train, test) splits for the accuracy checks; the test labels never leave this process."""
     name = pytestconfig.getoption("--dataset") or lab.setting("accuracy.dataset")
     root = pytestconfig.getoption("--data-root")
-    return load_dataset(name, Path(root) if root else None)
-
-
-@pytest.fixture(scope="session")
-def mnist_test() -> Split:
-    """The official MNIST test set (bundled), for a submitted model.pt."""
-    return load_bundled_mnist()[1]
+    train, test = load_dataset(name, Path(root) if root else None)
+    image, wanted = tuple(train.images.shape[1:]), tuple(lab.setting("net.input_shape"))
+    if image != wanted[-len(image):]:
+        raise ConfigError(f"{lab.path}: the {name} dataset's images are {'x'.join(map(str, image))}, but [net] "
+                          f"input_shape is {list(wanted)}.")
+    return train, test
 
 
 @pytest.fixture(autouse=True)
@@ -316,7 +396,9 @@ def _marker_args(item: pytest.Item, name: str) -> tuple[str, ...]:
 
 def _answer_uses(config: pytest.Config) -> dict[str, tuple[str, ...]]:
     if _answer_uses_key not in config.stash:
-        config.stash[_answer_uses_key] = answer_uses(_option_path(config, "--reference", "reference") / "answers.py")
+        parts = lab_config(config).parts
+        answers = reference_dir(config) / f"{parts.answers_part}.py"
+        config.stash[_answer_uses_key] = answer_uses(answers, parts.functions) if parts.answers_part else {}
     return config.stash[_answer_uses_key]
 
 
@@ -414,10 +496,13 @@ class ScoreCollector:
             board = next(iter(graded.values()))
             lines = board.report(every_check=self.every_check, messages=not self.pytest_shows_failures,
                                  width=terminalreporter._tw.fullwidth,
-                                 notes=[*self._self_reported_notes(board), *self._warning_notes()])
+                                 notes=[*left_out(self.config), *self._self_reported_notes(board),
+                                        *self._warning_notes()])
             for line in lines:
                 terminalreporter.write_line(line, **_markup(line, last=line is lines[-1]))
             return
+        for line in left_out(self.config):
+            terminalreporter.write_line(line)
         width = max(len(name) for name in graded)
         for name, board in graded.items():
             failed = [r.name for r in board.results.values() if r.status == "failed"]

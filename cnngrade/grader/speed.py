@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 
 from cnngrade.grader.equivalence import as_log_probabilities
-from cnngrade.grader.inputs import image_batch
+from cnngrade.grader.inputs import Inputs, image_batch
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
 #: ``check(batch, student_output, reference_output)``
@@ -58,11 +58,11 @@ def batch_seed(seed: int, attempt: int, index: int) -> int:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
-def fresh_batches(n: int, shape: tuple[int, ...], seed: int, attempt: int) -> Iterator[torch.Tensor]:
-    """Batches of ``n`` images for measurement ``attempt``: ``image_batch(n, shape, batch_seed(seed, attempt, i))``
+def fresh_batches(n: int, inputs: Inputs, seed: int, attempt: int) -> Iterator[torch.Tensor]:
+    """Batches of ``n`` images for measurement ``attempt``: ``image_batch(n, inputs, batch_seed(seed, attempt, i))``
     for i = 0, 1, ... (the same values, dtype and layout as every other check's images)."""
     for index in itertools.count():
-        yield image_batch(n, shape, batch_seed(seed, attempt, index))
+        yield image_batch(n, inputs, batch_seed(seed, attempt, index))
 
 
 def fingerprint(x: torch.Tensor) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,13 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
+
+
+from cnngrade.lab.parts import Parts, PartsError
+from cnngrade.lab.schema import unknown_keys
+
+#: the project's default lab (the README's two commands grade it): ``graders/lab.toml`` of the checkout
+DEFAULT_LAB_CONFIG = Path(__file__).resolve().parents[2] / "graders" / "lab.toml"
 
 
 class ConfigError(Exception):
@@ -22,15 +30,18 @@ class LabConfig:
     ``setting("net.expected_parameters")`` fails with a message naming the file and key.
     """
 
-    def __init__(self, path: Path, data: dict[str, Any]) -> None:
+    def __init__(self, path: Path, data: dict[str, Any], text: str = "") -> None:
         self.path = path
         self.data = data
+        self.text = text
 
     @classmethod
     def load(cls, path: Path) -> LabConfig:
         try:
-            with path.open("rb") as f:
-                return cls(path, tomllib.load(f))
+            text = path.read_text(encoding="utf-8")
+            return cls(path, tomllib.loads(text), text)
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path} is not UTF-8 text: {exc}") from None
         except FileNotFoundError:
             raise ConfigError(f"Lab configuration not found: {path}") from None
         except tomllib.TOMLDecodeError as exc:
@@ -45,6 +56,24 @@ class LabConfig:
             value = value[key]
         return value
 
+    def unknown_keys(self) -> list[str]:
+        """``line N: [table] key is not a lab.toml setting``, for each key no grader reads (:mod:`.schema`)."""
+        return unknown_keys(self.data, self.text)
+
+    @functools.cached_property
+    def parts(self) -> Parts:
+        """The lab's file contract (``[parts]``, ``[net] class``)."""
+        try:
+            return Parts.from_lab(self.data)
+        except PartsError as exc:
+            raise ConfigError(f"{self.path}: {exc}") from None
+
     def points(self, check: str, default: float) -> float:
         """Points for ``check``: ``[points]`` in lab.toml overrides the grader's marker."""
         return float(self.data.get("points", {}).get(check, default))
+
+
+@functools.lru_cache(maxsize=1)
+def default_parts() -> Parts:
+    """The file contract of the project's default lab (:data:`DEFAULT_LAB_CONFIG`)."""
+    return LabConfig.load(DEFAULT_LAB_CONFIG).parts

@@ -16,6 +16,9 @@ from typing import Any
 
 import torch
 
+from cnngrade.lab.config import default_parts
+from cnngrade.lab.parts import Parts
+
 
 @dataclass(frozen=True)
 class ModuleInfo:
@@ -144,8 +147,10 @@ def graph_inputs(args: tuple | list, kwargs: dict | None = None) -> list[torch.T
 class Submission(abc.ABC):
     """A handle on one submission. Each call is independent of the grader's own state."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, parts: Parts | None = None) -> None:
+        """``parts``: the lab's file contract (default: that of the project's default lab, ``graders/lab.toml``)."""
         self.path = path
+        self.parts = parts if parts is not None else default_parts()
 
     @abc.abstractmethod
     def build_net(self, seed: int = 0, state: dict[str, torch.Tensor] | None = None) -> NetDescription:

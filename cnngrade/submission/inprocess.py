@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from cnngrade.lab.parts import PARTS, part_of
+from cnngrade.lab.parts import Parts
 from cnngrade.submission import net_probe, op_trace
 from cnngrade.submission.errors import NotImplementedYet, StudentCodeError, SubmissionError
 from cnngrade.submission.handle import NetDescription, NetRun, OpGraph, Submission
@@ -29,8 +29,8 @@ T = TypeVar("T")
 class InProcessSubmission(Submission):
     """A :class:`~cnngrade.submission.handle.Submission` whose code runs in this process."""
 
-    def __init__(self, path: Path, *, definitions_only: bool = True) -> None:
-        super().__init__(path)
+    def __init__(self, path: Path, *, definitions_only: bool = True, parts: Parts | None = None) -> None:
+        super().__init__(path, parts)
         self.definitions_only = definitions_only
         self._modules: dict[Path, LoadedModule] = {}
         self._net: nn.Module | None = None
@@ -38,17 +38,30 @@ class InProcessSubmission(Submission):
     def _module(self, part: str) -> LoadedModule:
         """The loaded file holding ``part``, definitions-only for the names of every part it holds
         (an answers part: all its UPPER_CASE constants), loaded once."""
-        file = file_for(self.path, part)
+        file = file_for(self.path, part, self.parts)
         if file not in self._modules:
-            parts = [p for p in PARTS if file_for_or_none(self.path, p) == file]
+            held = [p for p in self.parts if self._file_or_none(p) == file]
             self._modules[file] = load_module(
-                read_source(file), [n for p in parts for n in PARTS[p]], definitions_only=self.definitions_only,
-                constants="answers" in parts,
+                read_source(file), [n for p in held for n in self.parts.names(p)],
+                definitions_only=self.definitions_only, constants=self.parts.answers_part in held,
             )
         return self._modules[file]
 
+    @property
+    def _net_part(self) -> str:
+        part = self.parts.net_part
+        assert part is not None  # Parts checks it
+        return part
+
+    def _file_or_none(self, part: str) -> Path | None:
+        """Like :func:`cnngrade.submission.layout.file_for`, but ``None`` for a missing part."""
+        try:
+            return file_for(self.path, part, self.parts)
+        except SubmissionError:
+            return None
+
     def _get(self, name: str) -> tuple[LoadedModule, Any]:
-        module = self._module(part_of(name))
+        module = self._module(self.parts.part_of(name))
         return module, module.get(name)
 
     def _run(self, what: str, module: LoadedModule, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -77,17 +90,17 @@ class InProcessSubmission(Submission):
         return net_probe.describe(self._net)
 
     def forward(self, x: torch.Tensor, *, train: bool = False, seed: int = 0) -> torch.Tensor:
-        module = self._module("lab4_cnn")
-        what = f"Net.forward on a batch of shape {tuple(x.shape)}"
+        module = self._module(self._net_part)
+        what = f"{self.parts.net_class}.forward on a batch of shape {tuple(x.shape)}"
         return self._run(what, module, net_probe.forward, self.net, x.clone(), train=train, seed=seed)
 
     def _net_with_state(self, state: dict[str, torch.Tensor], build_seed: int) -> tuple[LoadedModule, nn.Module]:
-        """A fresh ``Net()`` built under ``build_seed`` with the parameters ``state`` names set."""
-        module, cls = self._get("Net")
+        """A fresh network (the lab's class) built under ``build_seed`` with the parameters ``state`` names set."""
+        module, cls = self._get(self.parts.net_class)
         torch.manual_seed(build_seed)
-        net = self._run("Net()", module, cls)
+        net = self._run(f"{self.parts.net_class}()", module, cls)
         if not isinstance(net, nn.Module):
-            raise StudentCodeError(f"Net() built {type(net).__name__}, not a torch.nn.Module.")
+            raise StudentCodeError(f"{self.parts.net_class}() built {type(net).__name__}, not a torch.nn.Module.")
         net_probe.set_parameters(net, state)
         return module, net
 
@@ -96,14 +109,14 @@ class InProcessSubmission(Submission):
         build_seed: int = 0, record: bool = True,
     ) -> NetRun:
         module, net = self._net_with_state(state, build_seed)
-        what = f"Net.forward on a batch of shape {tuple(x.shape)}"
+        what = f"{self.parts.net_class}.forward on a batch of shape {tuple(x.shape)}"
         return self._run(what, module, net_probe.run, net, x.clone(), train=train, seed=seed, record=record)
 
     def gradients(
         self, state: dict[str, torch.Tensor], x: torch.Tensor, grad_output: torch.Tensor, *, seed: int = 0
     ) -> dict[str, torch.Tensor | None]:
         module, net = self._net_with_state(state, 0)
-        what = f"Backpropagating through Net on a batch of shape {tuple(x.shape)}"
+        what = f"Backpropagating through {self.parts.net_class} on a batch of shape {tuple(x.shape)}"
         return self._run(what, module, net_probe.gradients, net, x.clone(), grad_output, seed=seed)
 
     def train_and_predict(
@@ -111,34 +124,37 @@ class InProcessSubmission(Submission):
     ) -> torch.Tensor:
         settings = Recipe.from_dict(recipe)
         self.build_net(seed=settings.seed)
-        module = self._module("lab4_cnn")
-        what = f"Training Net with the harness's recipe ({settings.optimizer}, lr {settings.lr:g})"
+        module = self._module(self._net_part)
+        what = f"Training {self.parts.net_class} with the harness's recipe ({settings.optimizer}, lr {settings.lr:g})"
         self._run(what, module, fit, self.net, train_images, train_labels, settings)
-        return self._run("Net.forward on the test images", module, predict, self.net, test_images,
+        return self._run(f"{self.parts.net_class}.forward on the test images", module, predict, self.net,
+                         test_images,
                          threads=settings.threads)
 
     def predict_with_state(self, state: dict[str, torch.Tensor], images: torch.Tensor) -> torch.Tensor:
         self.build_net()
-        module = self._module("lab4_cnn")
-        self._run("Loading model.pt into Net", module, net_probe.load_state, self.net, state)
-        return self._run("Net.forward on the test images", module, predict, self.net, images)
+        module = self._module(self._net_part)
+        self._run(f"Loading model.pt into {self.parts.net_class}", module, net_probe.load_state, self.net, state)
+        return self._run(f"{self.parts.net_class}.forward on the test images", module, predict, self.net, images)
 
     def cpu_only_forward(self, x: torch.Tensor) -> torch.Tensor:
-        module, cls = self._get("Net")
+        module, cls = self._get(self.parts.net_class)
         with net_probe.cuda_unavailable():
             torch.manual_seed(0)
-            net = self._run("Net() on a machine without CUDA", module, cls)
-            return self._run("Net.forward on a machine without CUDA", module, net_probe.forward, net, x.clone(),
+            net = self._run(f"{self.parts.net_class}() on a machine without CUDA", module, cls)
+            return self._run(f"{self.parts.net_class}.forward on a machine without CUDA", module, net_probe.forward,
+                             net, x.clone(),
                              train=False, seed=0)
 
     def forward_on(self, device: str, x: torch.Tensor) -> tuple[torch.Tensor, list[str], str]:
-        module = self._module("lab4_cnn")
-        what = f"Net.to({device!r}) and forward on {device}"
+        module = self._module(self._net_part)
+        what = f"{self.parts.net_class}.to({device!r}) and forward on {device}"
         return self._run(what, module, net_probe.forward_on, self.net, device, x.clone())
 
     def data_parallel_forward(self, x: torch.Tensor) -> torch.Tensor:
-        module = self._module("lab4_cnn")
-        return self._run("nn.DataParallel(Net()) forward", module, net_probe.data_parallel_forward, self.net,
+        module = self._module(self._net_part)
+        return self._run(f"nn.DataParallel({self.parts.net_class}()) forward", module,
+                         net_probe.data_parallel_forward, self.net,
                          x.clone())
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
@@ -162,11 +178,3 @@ def format_arguments(args: tuple, kwargs: dict) -> str:
             return f"<{value.dtype} tensor of shape {tuple(value.shape)}>"
         return repr(value)
     return ", ".join([*(show(a) for a in args), *(f"{k}={show(v)}" for k, v in kwargs.items())])
-
-
-def file_for_or_none(submission: Path, part: str) -> Path | None:
-    """Like :func:`cnngrade.submission.layout.file_for`, but ``None`` for a missing part."""
-    try:
-        return file_for(submission, part)
-    except SubmissionError:
-        return None

@@ -17,7 +17,7 @@ import ast
 from functools import lru_cache
 from pathlib import Path
 
-from cnngrade.lab.parts import PARTS
+from cnngrade.lab.parts import Parts
 from cnngrade.submission.definitions import bound_names
 from cnngrade.submission.errors import LoadError, MissingFile
 from cnngrade.submission.sources import read_source
@@ -26,22 +26,22 @@ from cnngrade.submission.sources import read_source
 TEMPLATES = "student_templates/"
 
 
-def part_files(submission: Path) -> dict[str, Path]:
-    """Map each part the submission contains to the file that holds it."""
+def part_files(submission: Path, parts: Parts) -> dict[str, Path]:
+    """Map each of the lab's ``parts`` the submission contains to the file that holds it."""
     if not submission.exists():
         raise LoadError(f"Submission not found: {submission}")
     if submission.is_file():
         if submission.suffix not in (".py", ".ipynb"):
             raise LoadError(f"{submission.name} is neither a .py file nor a .ipynb notebook.")
-        return {part: submission for part in PARTS if defines(submission, part)}
-    own = {part: submission / f"{part}.py" for part in PARTS if (submission / f"{part}.py").is_file()}
+        return {part: submission for part in parts if defines(submission, part, parts)}
+    own = {part: submission / f"{part}.py" for part in parts if (submission / f"{part}.py").is_file()}
     notebooks = sorted(submission.glob("*.ipynb"))
     notebook = notebooks[0] if len(notebooks) == 1 else None
-    return {part: own[part] if part in own else notebook for part in PARTS
-            if part in own or (notebook is not None and defines(notebook, part))}
+    return {part: own[part] if part in own else notebook for part in parts
+            if part in own or (notebook is not None and defines(notebook, part, parts))}
 
 
-def defines(file: Path, part: str) -> bool:
+def defines(file: Path, part: str, parts: Parts) -> bool:
     """Whether ``file`` defines ``part`` (see the module's docstring)."""
     try:
         stat = file.stat()
@@ -50,9 +50,9 @@ def defines(file: Path, part: str) -> bool:
     names = _top_level_names(str(file), stat.st_mtime_ns, stat.st_size)
     if names is None or "*" in names:
         return True
-    if part == "answers":
+    if part == parts.answers_part:
         return any(name.isupper() and kind == "assigned" for name, kind in names.items())
-    return any(name in names for name in PARTS[part])
+    return any(name in names for name in parts.names(part))
 
 
 @lru_cache(maxsize=32)
@@ -73,17 +73,17 @@ def _top_level_names(file: str, mtime_ns: int, size: int) -> dict[str, str] | No
     return names
 
 
-def file_for(submission: Path, part: str) -> Path:
+def file_for(submission: Path, part: str, parts: Parts) -> Path:
     """The file holding ``part``, or :class:`MissingFile` naming what to add, and where."""
-    files = part_files(submission)
+    files = part_files(submission, parts)
     if part in files:
         return files[part]
-    raise MissingFile(missing_part_message(submission, part))
+    raise MissingFile(missing_part_message(submission, part, parts))
 
 
-def missing_part_message(submission: Path, part: str) -> str:
+def missing_part_message(submission: Path, part: str, parts: Parts) -> str:
     """What a submission lacking ``part`` is told, once for all the checks of that part."""
-    names = PARTS[part]
+    names = parts.names(part)
     needed = f"needed for {', '.join(names)}" if names else "the answers to the lab's questions"
     head = f"The submission has no {part}.py ({needed})"
     if len(names) == 1:

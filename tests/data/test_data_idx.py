@@ -102,8 +102,8 @@ def test_read_images_checks_kind_and_size(tmp_path: Path) -> None:
     with pytest.raises(IdxFormatError, match="expected images"):
         read_images(floats)
     with pytest.raises(IdxFormatError, match="expected 28x28 images, found 8x8"):
-        read_images(small)
-    assert read_images(small, image_size=None).shape == (5, 8, 8)
+        read_images(small, image_size=(28, 28))
+    assert read_images(small).shape == (5, 8, 8)
 
 
 def test_read_labels_checks_range(tmp_path: Path) -> None:

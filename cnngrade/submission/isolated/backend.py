@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cnngrade.lab.parts import Parts
 from cnngrade.submission.errors import LoadError, StudentCodeError
 from cnngrade.submission.handle import Submission
 from cnngrade.submission.isolated import cgroups, launch, protocol, sandbox
@@ -75,8 +76,9 @@ class IsolatedSubmission(Submission):
     sandbox (it never falls back to running the code unsandboxed).
     """
 
-    def __init__(self, path: Path, *, definitions_only: bool = True, limits: Limits | None = None) -> None:
-        super().__init__(Path(path))
+    def __init__(self, path: Path, *, definitions_only: bool = True, limits: Limits | None = None,
+                 parts: Parts | None = None) -> None:
+        super().__init__(Path(path), parts)
         self.definitions_only = definitions_only
         self.limits = limits if limits is not None else Limits.from_env()
         self.sandbox = sandbox.detect()
@@ -84,10 +86,10 @@ class IsolatedSubmission(Submission):
         self._failures: list[str] = []
         self._used = 0.0
         self._lock = threading.Lock()
-        early = launch.adopt(self.path, definitions_only=definitions_only, limits=self.limits)
+        early = launch.adopt(self.path, definitions_only=definitions_only, limits=self.limits, parts=self.parts)
         if early is None:
             self._launcher = launch.Launcher(self.path, definitions_only=definitions_only, limits=self.limits,
-                                             box=self.sandbox)
+                                             box=self.sandbox, parts=self.parts)
         else:
             self._launcher, self._child = early
         self._finalizer = weakref.finalize(self, _cleanup, [self._child], self._launcher)

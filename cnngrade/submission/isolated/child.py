@@ -29,6 +29,7 @@ import cnngrade.submission.loading  # noqa: F401
 import cnngrade.submission.net_probe  # noqa: F401
 import cnngrade.submission.op_trace  # noqa: F401
 import cnngrade.submission.sources  # noqa: F401
+from cnngrade.lab.parts import Parts
 from cnngrade.submission.errors import WrongReturn, describe_value
 from cnngrade.submission.inprocess import InProcessSubmission
 from cnngrade.submission.isolated import protocol
@@ -84,7 +85,8 @@ def main(argv: list[str]) -> None:
     os.close(null)
     os.dup2(2, 1)  # student prints go to the output log, never to the answers
     caps = protocol.Caps(**options.get("caps", {}))
-    handle = InProcessSubmission(Path(options["submission"]), definitions_only=options["definitions_only"])
+    handle = InProcessSubmission(Path(options["submission"]), definitions_only=options["definitions_only"],
+                                 parts=Parts.from_json(options["parts"]))
     serve(handle, requests, answers, caps)
 
 

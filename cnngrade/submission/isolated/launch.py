@@ -19,6 +19,8 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from cnngrade.lab.config import default_parts
+from cnngrade.lab.parts import Parts
 from cnngrade.submission.errors import LoadError
 from cnngrade.submission.isolated import sandbox, zygote
 from cnngrade.submission.isolated.limits import Limits
@@ -28,8 +30,11 @@ from cnngrade.submission.isolated.process import Child
 class Launcher:
     """Starts the sandboxed children of the submission at ``path``; :meth:`close` deletes its staged copy."""
 
-    def __init__(self, path: Path, *, definitions_only: bool, limits: Limits, box: sandbox.Sandbox) -> None:
+    def __init__(self, path: Path, *, definitions_only: bool, limits: Limits, box: sandbox.Sandbox,
+                 parts: Parts | None = None) -> None:
+        """``parts``: the lab's file contract (default: the project's default lab's)."""
         self.path, self.definitions_only, self.limits, self.sandbox = Path(path), definitions_only, limits, box
+        self.parts = parts if parts is not None else default_parts()
         self.staging = Path(tempfile.mkdtemp(prefix="cnngrade-sandbox-"))
         os.chmod(self.staging, 0o755)
         self._staged: tuple[str, str] | None = None  # (the directory mounted, the path inside the sandbox)
@@ -43,7 +48,8 @@ class Launcher:
             except OSError as exc:
                 raise LoadError(f"The submission could not be copied into the sandbox: {exc}") from None
         mount_dir, inside = self._staged
-        options = {"submission": inside, "definitions_only": self.definitions_only, "caps": asdict(self.limits.caps)}
+        options = {"submission": inside, "definitions_only": self.definitions_only, "caps": asdict(self.limits.caps),
+                   "parts": self.parts.as_json()}
         flags = ["-s", "-B"] + (["-P"] if sys.version_info >= (3, 11) else [])
         threads = child_threads(self.limits)
         uid = sandbox.allocate_uid()
@@ -100,7 +106,7 @@ class _Early:
 _early: list[_Early] = []
 
 
-def start_early(path: Path, *, definitions_only: bool, limits: Limits) -> None:
+def start_early(path: Path, *, definitions_only: bool, limits: Limits, parts: Parts | None = None) -> None:
     """Start a child for ``path`` now, for an IsolatedSubmission opened later to adopt."""
     if not Path(path).exists():
         return  # reported by the first call
@@ -111,19 +117,19 @@ def start_early(path: Path, *, definitions_only: bool, limits: Limits) -> None:
         except (OSError, zygote.ForkServerError):
             pass  # reported by the first call
         return
-    launcher = Launcher(path, definitions_only=definitions_only, limits=limits, box=box)
+    launcher = Launcher(path, definitions_only=definitions_only, limits=limits, box=box, parts=parts)
     try:
         _early.append(_Early(launcher, launcher.spawn()))
     except LoadError:
         launcher.close()
 
 
-def adopt(path: Path, *, definitions_only: bool, limits: Limits) -> tuple[Launcher, Child] | None:
+def adopt(path: Path, *, definitions_only: bool, limits: Limits, parts: Parts) -> tuple[Launcher, Child] | None:
     """The launcher and child :func:`start_early` started for the same submission and limits, if any."""
     for early in _early:
         launcher = early.launcher
-        if (launcher.path.resolve(), launcher.definitions_only, launcher.limits) == (
-                Path(path).resolve(), definitions_only, limits):
+        if (launcher.path.resolve(), launcher.definitions_only, launcher.limits, launcher.parts) == (
+                Path(path).resolve(), definitions_only, limits, parts):
             _early.remove(early)
             return launcher, early.child
     return None

@@ -1,0 +1,96 @@
+"""``cnngrade check-lab DIR``: is the lab in DIR ready to grade a class?
+
+1. its ``lab.toml`` parses, its ``[parts]`` are consistent and every key is one the graders read
+   (a misspelt key is named with its line);
+2. its ``student_templates/`` are what ``cnngrade release --lab DIR`` writes;
+3. its reference gets full marks from every check that applies to the lab;
+4. its templates fail every check, each saying "not implemented" (a check a blank template passes
+   cannot tell a solution from none).
+
+The gradings run in-process (the lab's own code is trusted). Exit status 0 when all hold, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cnngrade.commands import default_dir
+from cnngrade.lab.config import ConfigError, LabConfig
+from cnngrade.lab.release import ReleaseError, release_files, stale_files
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cnngrade check-lab", description="Check a lab: its lab.toml, its templates, "
+                                "its reference's full marks, its templates' failures.")
+    p.add_argument("directory", type=Path, metavar="DIR", help="the lab's directory (lab.toml, reference/)")
+    p.add_argument("--graders", type=Path, default=default_dir("graders"), help="(default: the project's graders/)")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    lab_dir: Path = args.directory
+    problems = configuration_problems(lab_dir)
+    if problems is None:
+        return 2
+    problems += template_problems(lab_dir)
+    problems += grading_problems(lab_dir, args.graders)
+    for problem in problems:
+        print(f"  - {problem}")
+    if problems:
+        print(f"cnngrade check-lab: {lab_dir} is not ready: {len(problems)} problem{'s' if len(problems) > 1 else ''}.")
+        return 1
+    print(f"cnngrade check-lab: {lab_dir} is ready: the reference gets full marks, the templates none.")
+    return 0
+
+
+def configuration_problems(lab_dir: Path) -> list[str] | None:
+    """Unknown keys of lab.toml; None (after saying why) where it cannot be used at all."""
+    try:
+        lab = LabConfig.load(lab_dir / "lab.toml")
+        parts = lab.parts
+    except ConfigError as exc:
+        print(f"cnngrade check-lab: {exc}", file=sys.stderr)
+        return None
+    print(f"lab.toml: {len(parts.files)} part(s), network class {parts.net_class}")
+    return [f"lab.toml, {unknown}" for unknown in lab.unknown_keys()]
+
+
+def template_problems(lab_dir: Path) -> list[str]:
+    lab = LabConfig.load(lab_dir / "lab.toml")
+    try:
+        files = release_files(lab_dir / "reference", lab.data.get("release", {}).get("notebooks", {}))
+    except ReleaseError as exc:
+        return [f"reference/: {exc}"]
+    stale = stale_files(files, lab_dir / "student_templates")
+    return [f"student_templates/{name} differs from what `cnngrade release --lab {lab_dir}` writes"
+            for name in stale]
+
+
+def grading_problems(lab_dir: Path, graders: Path) -> list[str]:
+    """The checks the reference does not pass, and those the templates do not fail as "not implemented"."""
+    from cnngrade.grader.invocation import run_graders
+
+    problems = []
+    options = ("--lab", str(lab_dir))
+    reference = run_graders(lab_dir / "reference", graders, *options)
+    print(f"reference: {reference.score:g}/{reference.max_score:g}")
+    by_message: dict[str, list[str]] = {}
+    for check, message in reference.failed().items():
+        by_message.setdefault(" ".join(message.split())[:300], []).append(check)
+    for message, checks in by_message.items():
+        which = checks[0] if len(checks) == 1 else f"{len(checks)} checks ({', '.join(checks)})"
+        problems.append(f"the reference fails {which}: {message}")
+    templates = lab_dir / "student_templates"
+    if templates.is_dir() and not by_message:  # templates are judged against a reference that passes
+        template = run_graders(templates, graders, *options)
+        print(f"student_templates: {template.score:g}/{template.max_score:g}")
+        for check in sorted(template.passed()):
+            problems.append(f"the blank templates pass {check}: it cannot tell a solution from none")
+        for check, message in template.failed().items():
+            if "not implemented" not in message:
+                problems.append(f'the templates fail {check} without saying "not implemented": '
+                                f"{' '.join(message.split())[:200]}")
+    return problems

@@ -1,0 +1,197 @@
+"""A lab is data: labs/ holds other labs than the default one, each a ``lab.toml`` (its file contract,
+architecture, inputs, dataset, points) with a reference and templates, graded by the same graders
+with ``--lab DIR``; their buggy submissions are in tests/labs/LAB/.
+
+Groups of tests/corpus.py: ``lab_mlp`` (the DPS921 wiki's MLP on MNIST, every check) and
+``lab_report`` (the final project report's 16-million-parameter CNN, the checks named in
+``REPORT_CNN_CHECKS``; its full grading is benchmarks/test_lab_gradings.py's).
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import subprocess
+import sys
+import tokenize
+
+import pytest
+
+from cnngrade.lab.parts import Parts, PartsError
+from tests.paths import ROOT
+
+MLP, REPORT = "lab_mlp", "lab_report"
+
+
+def not_implemented(grade) -> bool:
+    return all("not implemented yet" in message for message in grade.failed().values())
+
+
+@pytest.mark.grades(MLP)
+def test_the_mlp_labs_reference_gets_full_marks_and_its_template_none(corpus):
+    reference = corpus.grade(MLP, "reference")
+    assert reference.failed() == {} and reference.score == reference.max_score == 120
+    assert {"test_architecture", "test_parameter_count", "test_learns", "test_inference_speed",
+            "test_runs_without_cuda"} <= reference.passed()
+    assert not any(name.startswith(("test_max_pool2d", "test_conv_math", "test_answer")) for name in reference.checks)
+    template = corpus.grade(MLP, "student_templates")
+    assert template.score == 0 and template.failed() and not_implemented(template), template.failed()
+
+
+@pytest.mark.grades(MLP)
+@pytest.mark.parametrize(("name", "failed", "words"), [
+    ("no_flatten", "test_output_shape", "mat1 and mat2 shapes cannot be multiplied"),
+    ("missing_relu", "test_architecture", "ReLU"),
+    ("softmax_output", "test_log_softmax", "log"),
+    ("wider_hidden", "test_parameter_count", "113,546 parameters; the lab's Net has 59,210"),
+])
+def test_a_buggy_mlp_fails_the_check_it_should(corpus, name, failed, words):
+    grade = corpus.grade(MLP, name)
+    assert failed in grade.failed(), grade.failed()
+    assert words in " ".join(grade.failed()[failed].split()), grade.failed()[failed]
+    assert grade.score < grade.max_score
+
+
+@pytest.mark.grades(REPORT)
+def test_the_report_cnn_labs_reference_passes_and_its_template_does_not(corpus):
+    reference = corpus.grade(REPORT, "reference")
+    assert reference.failed() == {} and reference.score == reference.max_score > 0
+    assert {"test_architecture", "test_output_shape", "test_log_softmax"} <= reference.passed()
+    template = corpus.grade(REPORT, "student_templates")
+    assert template.score == 0 and not_implemented(template), template.failed()
+
+
+@pytest.mark.grades(REPORT)
+@pytest.mark.parametrize(("name", "failed", "words"), [
+    ("ten_classes", "test_output_shape", "has shape (1, 10); expected (1, 6)"),
+    ("no_relu_after_fc1", "test_architecture", "ReLU"),
+    ("padded_conv3", "test_architecture", "61504"),
+])
+def test_a_buggy_report_cnn_fails_the_check_it_should(corpus, name, failed, words):
+    grade = corpus.grade(REPORT, name)
+    assert failed in grade.failed(), grade.failed()
+    assert words in " ".join(grade.failed()[failed].split()), grade.failed()[failed]
+
+
+@pytest.mark.grades(MLP, REPORT)
+def test_checks_a_lab_does_not_have_are_left_out_saying_so_once(corpus):
+    mlp = " ".join(corpus.grade(MLP, "reference").stdout.split())
+    assert "Not in this lab, left out: 35 checks of max_pool2d, avg_pool2d, conv_output_size" in mlp
+    assert "Not in this lab, left out: 1 check of its questions" in mlp
+    assert mlp.count("Not in this lab") == 2
+    report = " ".join(corpus.grade(REPORT, "reference").stdout.split())
+    assert "left out: 2 checks of its accuracy (no [accuracy] dataset in lab.toml)" in report
+
+
+# --------------------------------------------------------------------------- no lab in the code
+
+#: Lab 4's own literals: its net's flattened size and parameter count, its file, MNIST's image side
+LAB4_LITERAL = re.compile(r"\b(320|21840|28|lab4_cnn)\b")
+#: literals that happen to be one of those and are not Lab 4's: (file, line's code)
+NOT_LAB4 = {("cnngrade/submission/isolated/nsinit.py", "PR_SET_SECUREBITS")}  # prctl's option 28
+
+
+def _docstring_lines(tree: ast.AST) -> set[int]:
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(
+                    first.value.value, str):
+                lines.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
+    return lines
+
+
+def lab4_literals(text: str, relative: str) -> list[str]:
+    """``file:line: token`` for each Lab 4 literal in the code ``text`` of the file ``relative`` (not in its
+    comments or docstrings)."""
+    documentation = _docstring_lines(ast.parse(text))
+    lines = text.splitlines()
+    found = []
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        row = token.start[0]
+        if token.type == tokenize.COMMENT or row in documentation or not LAB4_LITERAL.search(token.string):
+            continue
+        if not any(relative == file and marker in lines[row - 1] for file, marker in NOT_LAB4):
+            found.append(f"{relative}:{row}: {token.string[:60]}")
+    return found
+
+
+def test_cnngrade_and_graders_hold_no_lab4_literal():
+    """Everything Lab 4 is in graders/lab.toml, reference/ and student_templates/, as another lab's is in labs/."""
+    files = sorted([*(ROOT / "cnngrade").rglob("*.py"), *(ROOT / "graders").glob("*.py")])
+    assert len(files) > 50
+    hits = [hit for path in files
+            for hit in lab4_literals(path.read_text(encoding="utf-8"), path.relative_to(ROOT).as_posix())]
+    assert hits == []
+
+
+def test_the_literal_scan_finds_a_lab4_literal():
+    """The scan above can fail: it finds each kind of literal in code, and none in comments or docstrings."""
+    text = '"""Net of 21840 parameters."""\nSIZE = 320  # 28\nPART = "lab4_cnn"\nSIDE = (28, 28)\n'
+    hits = lab4_literals(text, "cnngrade/sample.py")
+    assert [h.split(": ", 1)[1] for h in hits] == ["320", '"lab4_cnn"', "28", "28"]
+
+
+# --------------------------------------------------------------------------- [parts] of lab.toml
+
+
+def test_parts_come_from_lab_toml_and_say_what_is_wrong():
+    parts = Parts.from_lab({"parts": {"model": ["Net"], "helpers": ["pool"], "answers": []}, "net": {"class": "Net"}})
+    assert (parts.net_part, parts.answers_part, parts.part_of("pool"), parts.part_of("Q1")) == (
+        "model", "answers", "helpers", "answers")
+    assert parts.functions == {"pool"} and Parts.from_json(parts.as_json()) == parts
+    for data, words in [
+        ({"net": {"class": "Net"}}, "has no [parts] table"),
+        ({"parts": {"model": ["Net"]}}, "no [net] class"),
+        ({"parts": {"model": ["CNN"]}, "net": {"class": "Net"}}, "no part of [parts] lists the network class 'Net'"),
+        ({"parts": {"model": ["Net", "not a name"]}, "net": {"class": "Net"}}, "must be a list of Python names"),
+        ({"parts": {"model": ["Net"], "a": [], "b": []}, "net": {"class": "Net"}}, "more than one part without names"),
+    ]:
+        with pytest.raises(PartsError, match=re.escape(words)):
+            Parts.from_lab(data)
+
+
+# --------------------------------------------------------------------------- cnngrade new, check-lab
+
+
+def test_a_new_lab_is_scaffolded_then_checked(tmp_path, capsys):
+    """``cnngrade new`` writes a lab whose reference is an empty skeleton; ``check-lab`` names a
+    misspelt key with its line and stale templates, then, with a reference written, finds it ready."""
+    from cnngrade.commands import check_lab
+
+    lab = tmp_path / "linear"
+    made = subprocess.run([sys.executable, "-m", "cnngrade", "new", str(lab), "--part", "linear"],
+                          capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    assert {p.relative_to(lab).as_posix() for p in lab.rglob("*.py")} == {"reference/linear.py",
+                                                                          "student_templates/linear.py"}
+    again = subprocess.run([sys.executable, "-m", "cnngrade", "new", str(lab)], capture_output=True, text=True,
+                           timeout=120)
+    assert again.returncode == 2 and "is not an empty directory" in again.stderr
+    assert check_lab.configuration_problems(lab) == []
+    toml = lab / "lab.toml"
+    text = toml.read_text()
+    toml.write_text(text.replace("[speed]\n", "[speed]\nfps_ratoi = 1\n"))
+    line = toml.read_text().splitlines().index("fps_ratoi = 1") + 1
+    assert check_lab.configuration_problems(lab) == [f"lab.toml, line {line}: [speed] fps_ratoi is not a lab.toml "
+                                                     "setting"]
+    # a lab without a dataset: its reference, a linear classifier, is graded without training
+    toml.write_text(text.split("[accuracy]")[0] + "[speed]" + text.split("[speed]")[1])
+    reference = lab / "reference" / "linear.py"
+    source = reference.read_text()
+    reference.write_text(source.replace('raise NotImplementedError("the lab\'s reference solution: the layers")',
+                                        "self.fc = nn.Linear(784, 10)").replace(
+        'raise NotImplementedError("the lab\'s reference solution: the forward pass")',
+        "return F.log_softmax(self.fc(torch.flatten(x, 1)), dim=1)"))
+    assert check_lab.template_problems(lab) == []
+    template = lab / "student_templates" / "linear.py"
+    released = template.read_text()
+    template.write_text("# edited by hand\n" + released)
+    assert check_lab.template_problems(lab) == [
+        f"student_templates/linear.py differs from what `cnngrade release --lab {lab}` writes"]
+    template.write_text(released)
+    assert check_lab.grading_problems(lab, ROOT / "graders") == []
+    printed = capsys.readouterr().out
+    assert "reference: 105/105" in printed and "student_templates: 0/105" in printed
