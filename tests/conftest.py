@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from cnngrade.grader.invocation import Runner
 from cnngrade.properties import load_profile
 from tests.corpus import GROUPS, Corpus
 
@@ -58,3 +59,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def corpus(pytestconfig: pytest.Config) -> Corpus:
     """The corpus's gradings: ``corpus.grade("buggy_net", "softmax")``."""
     return _corpus(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def warm(corpus: Corpus) -> Runner:
+    """Runs a grading command forked from the corpus's warm process (tests/warm.py): ``runner=warm``."""
+    return corpus.warm.run

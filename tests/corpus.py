@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,11 +27,12 @@ from pathlib import Path
 
 import torch
 
-from cnngrade.grader.invocation import Grade, run_graders_on_each
+from cnngrade.grader.invocation import Grade, Runner, run_fresh, run_graders_on_each
 from cnngrade.submission.isolated import cgroups
 from tests.host import host_state
 from tests.mutation import mutate
 from tests.paths import ROOT, TESTS
+from tests.warm import WarmRunner
 
 REFERENCE = ROOT / "reference"
 #: the other labs (labs/), and buggy submissions of each (tests/labs/LAB/)
@@ -301,7 +301,7 @@ def reference_notebook(scratch: Path) -> list[Path]:
 
 def slow_lab(scratch: Path) -> list[Path]:
     config = (ROOT / "graders" / "lab.toml").read_text()
-    (scratch / "lab.toml").write_text(config.replace("max_cpu_seconds = 120", "max_cpu_seconds = 5"))
+    (scratch / "lab.toml").write_text(config.replace("max_cpu_seconds = 120", "max_cpu_seconds = 2"))
     return [BUGGY_MODEL / "slow_loop"]
 
 
@@ -473,6 +473,8 @@ class Corpus:
         #: the grading machine before any grading (what hostile submissions must not change)
         self.host_before = host_state()
         self.root = Path(tempfile.mkdtemp(prefix="cnngrade-corpus-"))
+        #: the groups' gradings fork from one warm process (tests/warm.py)
+        self.warm = WarmRunner()
         self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="corpus")
         self._futures: dict[str, Future[Graded]] = {}
         self._lock = threading.Lock()
@@ -510,6 +512,7 @@ class Corpus:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self.warm.close()
         shutil.rmtree(self.root, ignore_errors=True)
 
     def _grade(self, name: str) -> Graded:
@@ -520,19 +523,19 @@ class Corpus:
         started = time.monotonic()
         env = {**os.environ, **group.env}
         if group.command:
-            grades = {"command": command_grade(submissions, group.options, scratch, env)}
+            grades = {"command": command_grade(submissions, group.options, scratch, env, self.warm.run)}
         else:
             grades = run_graders_on_each(submissions, ROOT / "graders", *group.options, cwd=group.cwd or scratch,
-                                         files=group.files, env=env)
+                                         files=group.files, env=env, runner=self.warm.run)
         return Graded(grades, scratch, time.monotonic() - started)
 
 
-def command_grade(submissions: list[Path], options: tuple[str, ...], cwd: Path, env: Mapping[str, str]) -> Grade:
+def command_grade(submissions: list[Path], options: tuple[str, ...], cwd: Path, env: Mapping[str, str],
+                  runner: Runner = run_fresh) -> Grade:
     """Grade with ``python -m cnngrade grade SUBMISSION ... OPTIONS``; its results and output."""
     results = cwd / "results.json"
-    proc = subprocess.run([sys.executable, "-m", "cnngrade", "grade", *map(str, submissions),
-                           f"--results-json={results}", *options], cwd=cwd, env=dict(env), capture_output=True,
-                          text=True, timeout=1800)
+    proc = runner([sys.executable, "-m", "cnngrade", "grade", *map(str, submissions), f"--results-json={results}",
+                   *options], cwd=cwd, env=env, timeout=1800)
     if not results.is_file():
         raise RuntimeError(f"cnngrade grade wrote no results:\n{proc.stdout}\n{proc.stderr}")
     data = json.loads(results.read_text(encoding="utf-8"))

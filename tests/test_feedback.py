@@ -77,11 +77,11 @@ def test_cnngrade_grade_of_the_reference_fits_on_one_screen(corpus):
     assert_no_pytest_noise(grade.stdout)
 
 
-def test_benchmark_output_comes_only_when_asked_for(tmp_path):
+def test_benchmark_output_comes_only_when_asked_for(tmp_path, warm):
     """The speed check's figures go to pytest-benchmark with --benchmark-json (its table then prints)."""
     target = tmp_path / "bench.json"
     grade = run_graders(REFERENCE, ROOT / "graders", f"--benchmark-json={target}", cwd=tmp_path,
-                        files=("test_8_speed.py",))
+                        files=("test_8_speed.py",), runner=warm)
     assert grade.failed() == {}
     assert "benchmark: 1 tests" in grade.stdout and "Legend:" in grade.stdout
     assert_score_is_last(grade)
@@ -228,11 +228,11 @@ def test_ok(submission):
 '''
 
 
-def test_a_grader_that_raises_is_reported_as_an_internal_error(tmp_path):
+def test_a_grader_that_raises_is_reported_as_an_internal_error(tmp_path, warm):
     graders = tmp_path / "graders"
     graders.mkdir()
     (graders / "test_broken.py").write_text(BROKEN_GRADERS)
-    grade = run_graders(REFERENCE, graders, cwd=tmp_path)
+    grade = run_graders(REFERENCE, graders, cwd=tmp_path, runner=warm)
     assert set(grade.internal_errors()) == {"test_bug"}
     output = grade.internal_errors()["test_bug"]
     assert output.startswith(f"{INTERNAL_ERROR}: KeyError: 'missing'\nThis is a bug in cnngrade")

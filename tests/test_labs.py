@@ -156,7 +156,7 @@ def test_parts_come_from_lab_toml_and_say_what_is_wrong():
 # --------------------------------------------------------------------------- cnngrade new, check-lab
 
 
-def test_a_new_lab_is_scaffolded_then_checked(tmp_path, capsys):
+def test_a_new_lab_is_scaffolded_then_checked(tmp_path, capsys, warm):
     """``cnngrade new`` writes a lab whose reference is an empty skeleton; ``check-lab`` names a
     misspelt key with its line and stale templates, then, with a reference written, finds it ready."""
     from cnngrade.commands import check_lab
@@ -192,6 +192,6 @@ def test_a_new_lab_is_scaffolded_then_checked(tmp_path, capsys):
     assert check_lab.template_problems(lab) == [
         f"student_templates/linear.py differs from what `cnngrade release --lab {lab}` writes"]
     template.write_text(released)
-    assert check_lab.grading_problems(lab, ROOT / "graders") == []
+    assert check_lab.grading_problems(lab, ROOT / "graders", runner=warm) == []
     printed = capsys.readouterr().out
     assert "reference: 105/105" in printed and "student_templates: 0/105" in printed

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from cnngrade.commands import default_dir
+from cnngrade.grader.invocation import Runner
 from cnngrade.lab.config import ConfigError, LabConfig
 from cnngrade.lab.release import ReleaseError, release_files, stale_files
 
@@ -69,13 +70,15 @@ def template_problems(lab_dir: Path) -> list[str]:
             for name in stale]
 
 
-def grading_problems(lab_dir: Path, graders: Path) -> list[str]:
-    """The checks the reference does not pass, and those the templates do not fail as "not implemented"."""
-    from cnngrade.grader.invocation import run_graders
+def grading_problems(lab_dir: Path, graders: Path, runner: Runner | None = None) -> list[str]:
+    """The checks the reference does not pass, and those the templates do not fail as "not implemented"
+    (each grading a fresh pytest process, unless ``runner`` runs it otherwise)."""
+    from cnngrade.grader.invocation import run_fresh, run_graders
 
+    runner = runner or run_fresh
     problems = []
     options = ("--lab", str(lab_dir))
-    reference = run_graders(lab_dir / "reference", graders, *options)
+    reference = run_graders(lab_dir / "reference", graders, *options, runner=runner)
     print(f"reference: {reference.score:g}/{reference.max_score:g}")
     by_message: dict[str, list[str]] = {}
     for check, message in reference.failed().items():
@@ -85,7 +88,7 @@ def grading_problems(lab_dir: Path, graders: Path) -> list[str]:
         problems.append(f"the reference fails {which}: {message}")
     templates = lab_dir / "student_templates"
     if templates.is_dir() and not by_message:  # templates are judged against a reference that passes
-        template = run_graders(templates, graders, *options)
+        template = run_graders(templates, graders, *options, runner=runner)
         print(f"student_templates: {template.score:g}/{template.max_score:g}")
         for check in sorted(template.passed()):
             problems.append(f"the blank templates pass {check}: it cannot tell a solution from none")

@@ -12,7 +12,7 @@ import json
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +81,17 @@ class Grade:
                 if c["status"] == "failed" and c["output"].startswith(INTERNAL_ERROR)}
 
 
+def run_fresh(command: Sequence[str], *, cwd: Path | str, env: Mapping[str, str] | None,
+              timeout: float) -> subprocess.CompletedProcess:
+    """``command`` in a fresh process, its output captured as text."""
+    return subprocess.run(list(command), cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env=None if env is None else dict(env))
+
+
+#: how a grading command is run: :func:`run_fresh`'s signature
+Runner = Callable[..., subprocess.CompletedProcess]
+
+
 def run_graders_on_each(
     submissions: Sequence[Path],
     graders: Path,
@@ -89,16 +100,17 @@ def run_graders_on_each(
     files: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     timeout: float = 3600,
+    runner: Runner = run_fresh,
 ) -> dict[str, Grade]:
-    """Grade ``submissions`` in one fresh ``python -m pytest GRADERS`` process (with ``options``);
-    return each one's :class:`Grade` by submission name (see :mod:`cnngrade.grader.submissions`)."""
+    """Grade ``submissions`` in one ``python -m pytest GRADERS`` run (with ``options``), a fresh process
+    unless ``runner`` runs it otherwise; return each one's :class:`Grade` by submission name (see
+    :mod:`cnngrade.grader.submissions`)."""
     names = Submissions.from_options(list(submissions), None).names
     with tempfile.TemporaryDirectory(prefix="cnngrade-") as scratch:
         pattern = Path(scratch) / f"{NAME_FIELD}.json"
         command = [sys.executable, "-m", "pytest",
                    *pytest_arguments(graders, submissions, results_json=pattern, files=files), *options]
-        proc = subprocess.run(command, cwd=cwd or graders.parent, capture_output=True, text=True,
-                              timeout=timeout, env=None if env is None else dict(env))
+        proc = runner(command, cwd=cwd or graders.parent, env=env, timeout=timeout)
         grades = {}
         for name in names:
             results = Path(str(pattern).replace(NAME_FIELD, name))
@@ -111,8 +123,9 @@ def run_graders_on_each(
 
 
 def run_graders(submission: Path, graders: Path, *options: str, cwd: Path | None = None,
-                files: Sequence[str] = (), env: Mapping[str, str] | None = None, timeout: float = 1800) -> Grade:
+                files: Sequence[str] = (), env: Mapping[str, str] | None = None, timeout: float = 1800,
+                runner: Runner = run_fresh) -> Grade:
     """Grade one submission in a fresh pytest process (see :func:`run_graders_on_each`)."""
     (grade,) = run_graders_on_each([submission], graders, *options, cwd=cwd, files=files, env=env,
-                                   timeout=timeout).values()
+                                   timeout=timeout, runner=runner).values()
     return grade
