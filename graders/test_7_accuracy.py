@@ -12,6 +12,7 @@ import torch
 
 from cnngrade.grader.accuracy import evaluate
 from cnngrade.grader.feedback import expect, fail
+from cnngrade.grader.inputs import Inputs
 from cnngrade.submission.errors import SubmissionError
 from cnngrade.submission.handle import Submission
 
@@ -35,7 +36,8 @@ def test_learns(submission, lab, dataset, request):
     """Net learns: trained with the harness's recipe it reaches the lab's minimum test accuracy"""
     train, test = dataset
     name, limits = thresholds(lab, request)
-    recipe = lab.setting("train")
+    inputs = Inputs.from_lab(lab)
+    recipe = {**lab.setting("train"), "mean": list(inputs.mean), "std": list(inputs.std)}
     predictions = submission.train_and_predict(train.images, train.labels, recipe, test.images)
     expect(predictions.shape == test.labels.shape,
            f"Net gave {tuple(predictions.shape)} predictions for {len(test)} test images.")

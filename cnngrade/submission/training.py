@@ -4,8 +4,8 @@ A recipe comes from ``[train]`` in lab.toml. Training is deterministic on the CP
 seed: the model is built, batches are shuffled and dropout masks drawn from that seed. This runs
 wherever the submission's code runs (in the grading process, or in the sandboxed child); the
 grader computes the accuracy from the predictions (:mod:`cnngrade.grader.accuracy`).
-Images travel as uint8 ``(N, 28, 28)`` tensors and are normalised per batch:
-x = (pixel / 255 - mean) / std.
+Images travel as uint8 ``(N, H, W)`` (or ``(N, C, H, W)``) tensors and are normalised per batch,
+each channel c: x = (pixel / 255 - mean[c]) / std[c], with the lab's ``[net] input_mean`` / ``input_std``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnngrade.data.split import MNIST_MEAN, MNIST_STD, normalize
+from cnngrade.data.split import MNIST_MEAN, MNIST_STD
 from cnngrade.submission.errors import StudentCodeError
 
 OPTIMIZERS = ("adam", "sgd")
@@ -59,6 +59,10 @@ class Recipe:
     seed: int = 0
     max_cpu_seconds: float = 0.0
     threads: int = 1
+    #: each channel's mean and standard deviation (``[net] input_mean`` / ``input_std``); the
+    #: dataset's (MNIST's) when empty
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -73,7 +77,13 @@ class Recipe:
         unknown = set(settings) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown [train] settings: {', '.join(sorted(unknown))}")
-        return cls(**settings)
+        values = {k: tuple(v) if k in ("mean", "std") else v for k, v in settings.items()}
+        return cls(**values)
+
+    def normalise(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 ``images`` ``(B, H, W)`` or ``(B, C, H, W)`` as float32 ``(B, C, H, W)``:
+        x = (pixel / 255 - mean[c]) / std[c]."""
+        return normalise(images, self.mean or (MNIST_MEAN,), self.std or (MNIST_STD,))
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -143,7 +153,7 @@ def _fit(
             if step == total:
                 break
             index = order[start:start + recipe.batch_size]
-            x = normalize(images[index], MNIST_MEAN, MNIST_STD)
+            x = recipe.normalise(images[index])
             optimizer.zero_grad()
             loss = F.nll_loss(model(x), labels[index])
             loss.backward()
@@ -177,13 +187,26 @@ def _check_time(budget: float, cpu: float, wall: float, step: int, total: int) -
         )
 
 
-def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000, threads: int = 1) -> torch.Tensor:
-    """Predicted labels (argmax of the output) for uint8 ``images`` (N, H, W), in eval mode, on
-    ``threads`` torch threads."""
+def normalise(images: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """uint8 ``images`` ``(B, H, W)`` or ``(B, C, H, W)`` as float32 ``(B, C, H, W)``, each channel c
+    normalised: x = (pixel / 255 - mean[c]) / std[c] (one mean and std for every channel if one is given)."""
+    x = images.to(torch.float32).div_(255.0)
+    if x.dim() == 3:
+        x = x.unsqueeze(1)
+    if len(mean) == 1:
+        return x.sub_(mean[0]).div_(std[0])
+    view = (1, len(mean), 1, 1)
+    return x.sub_(torch.tensor(mean).view(view)).div_(torch.tensor(std).view(view))
+
+
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000, threads: int = 1,
+            mean: tuple[float, ...] = (MNIST_MEAN,), std: tuple[float, ...] = (MNIST_STD,)) -> torch.Tensor:
+    """Predicted labels (argmax of the output) for uint8 ``images`` (N, H, W) or (N, C, H, W),
+    normalised with ``mean`` and ``std``, in eval mode, on ``threads`` torch threads."""
     model.eval()
     out = []
     with torch.no_grad(), torch_threads(threads):
         for start in range(0, len(images), batch_size):
-            x = normalize(images[start:start + batch_size], MNIST_MEAN, MNIST_STD)
+            x = normalise(images[start:start + batch_size], mean, std)
             out.append(model(x).argmax(dim=1))
     return torch.cat(out) if out else torch.empty(0, dtype=torch.int64)
