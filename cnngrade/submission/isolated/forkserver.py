@@ -57,14 +57,14 @@ def _unshare(flags: int) -> None:
     nsinit.check(nsinit.libc.unshare(flags), "unshare")
 
 
-def _map_to_root(uid: int, gid: int) -> None:
-    """In a new user namespace: be its root, mapped to the outside ``uid`` / ``gid``."""
+def _map_ids(inside: tuple[int, int], outside: tuple[int, int]) -> None:
+    """In a new user namespace: be uid / gid ``inside`` there, mapped to ``outside`` (uid, gid) outside."""
     with open("/proc/self/setgroups", "w") as f:
         f.write("deny")
     with open("/proc/self/uid_map", "w") as f:
-        f.write(f"0 {uid} 1")
+        f.write(f"{inside[0]} {outside[0]} 1")
     with open("/proc/self/gid_map", "w") as f:
-        f.write(f"0 {gid} 1")
+        f.write(f"{inside[1]} {outside[1]} 1")
 
 
 def _package_seen_inside(outside: str, inside: str) -> None:
@@ -98,12 +98,7 @@ def _no_more_user_namespaces(spec: dict) -> None:
     if spec["drop"] == "setuid":
         nsinit.libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # setuid made /proc/self root's; make it ours again
         _unshare(CLONE_NEWUSER)
-        with open("/proc/self/setgroups", "w") as f:
-            f.write("deny")
-        with open("/proc/self/uid_map", "w") as f:
-            f.write(f"{spec['uid']} {spec['uid']} 1")
-        with open("/proc/self/gid_map", "w") as f:
-            f.write(f"{spec['gid']} {spec['gid']} 1")
+        _map_ids((spec["uid"], spec["gid"]), (spec["uid"], spec["gid"]))
     with open("/proc/sys/user/max_user_namespaces", "w") as f:
         f.write("0")
 
@@ -187,7 +182,7 @@ def _run_forked(spec: dict, fds: list[int]) -> None:
         _unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
                  | (CLONE_NEWUSER if user else 0))
         if user:
-            _map_to_root(uid, gid)
+            _map_ids((0, 0), (uid, gid))  # root of the new namespace
         pid = os.fork()
         if pid == 0:
             try:
