@@ -18,6 +18,7 @@ import tokenize
 
 import pytest
 
+from cnngrade.lab.config import LabConfig
 from cnngrade.lab.parts import Parts, PartsError
 from tests.paths import ROOT
 
@@ -185,11 +186,11 @@ def test_a_new_lab_is_scaffolded_then_checked(tmp_path, capsys, warm):
                                         "self.fc = nn.Linear(784, 10)").replace(
         'raise NotImplementedError("the lab\'s reference solution: the forward pass")',
         "return F.log_softmax(self.fc(torch.flatten(x, 1)), dim=1)"))
-    assert check_lab.template_problems(lab) == []
+    assert check_lab.template_problems(lab, LabConfig.load(lab / "lab.toml")) == []
     template = lab / "student_templates" / "linear.py"
     released = template.read_text()
     template.write_text("# edited by hand\n" + released)
-    assert check_lab.template_problems(lab) == [
+    assert check_lab.template_problems(lab, LabConfig.load(lab / "lab.toml")) == [
         f"student_templates/linear.py differs from what `cnngrade release --lab {lab}` writes"]
     template.write_text(released)
     assert check_lab.grading_problems(lab, ROOT / "graders", runner=warm) == []

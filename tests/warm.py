@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -51,7 +52,7 @@ class WarmRunner:
                     return
                 if self._server.poll() is not None:
                     raise RuntimeError(f"the warm pytest server ended (exit status {self._server.returncode})")
-                threading.Event().wait(0.05)
+                time.sleep(0.05)
             raise RuntimeError("the warm pytest server did not start")
 
     def run(self, command: Sequence[str], *, cwd: Path | str, env: Mapping[str, str] | None,

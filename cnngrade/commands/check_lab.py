@@ -36,7 +36,7 @@ def main(argv: list[str]) -> int:
     problems = configuration_problems(lab_dir)
     if problems is None:
         return 2
-    problems += template_problems(lab_dir)
+    problems += template_problems(lab_dir, LabConfig.load(lab_dir / "lab.toml"))
     problems += grading_problems(lab_dir, args.graders)
     for problem in problems:
         print(f"  - {problem}")
@@ -59,8 +59,8 @@ def configuration_problems(lab_dir: Path) -> list[str] | None:
     return [f"lab.toml, {unknown}" for unknown in lab.unknown_keys()]
 
 
-def template_problems(lab_dir: Path) -> list[str]:
-    lab = LabConfig.load(lab_dir / "lab.toml")
+def template_problems(lab_dir: Path, lab: LabConfig) -> list[str]:
+    """Templates that differ from what ``cnngrade release --lab DIR`` writes from the reference."""
     try:
         files = release_files(lab_dir / "reference", lab.data.get("release", {}).get("notebooks", {}))
     except ReleaseError as exc:

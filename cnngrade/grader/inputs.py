@@ -30,9 +30,8 @@ class Inputs:
     @classmethod
     def from_lab(cls, lab: LabConfig) -> Inputs:
         """From ``[net]``: ``input_shape``, ``input_mean``, ``input_std``."""
-        floats: functools.partial[tuple[float, ...]] = functools.partial(_floats, lab)
-        return cls(tuple(int(d) for d in lab.setting("net.input_shape")), floats("net.input_mean"),
-                   floats("net.input_std"))
+        return cls(tuple(int(d) for d in lab.setting("net.input_shape")), _floats(lab, "net.input_mean"),
+                   _floats(lab, "net.input_std"))
 
     def batch(self, n: int, seed: int = 0) -> torch.Tensor:
         """``n`` images, reproducible from ``seed``: pixels uniform in [0, 1), then normalised per

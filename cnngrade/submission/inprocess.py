@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from cnngrade.data.split import MNIST_MEAN, MNIST_STD
 from cnngrade.lab.parts import Parts
 from cnngrade.submission import net_probe, op_trace
 from cnngrade.submission.errors import NotImplementedYet, StudentCodeError, SubmissionError
@@ -129,8 +128,8 @@ class InProcessSubmission(Submission):
         what = f"Training {self.parts.net_class} with the harness's recipe ({settings.optimizer}, lr {settings.lr:g})"
         self._run(what, module, fit, self.net, train_images, train_labels, settings)
         return self._run(f"{self.parts.net_class}.forward on the test images", module, predict, self.net,
-                         test_images, threads=settings.threads, mean=settings.mean or (MNIST_MEAN,),
-                         std=settings.std or (MNIST_STD,))
+                         test_images, threads=settings.threads, mean=settings.normalisation[0],
+                         std=settings.normalisation[1])
 
     def predict_with_state(self, state: dict[str, torch.Tensor], images: torch.Tensor) -> torch.Tensor:
         self.build_net()

@@ -80,10 +80,15 @@ class Recipe:
         values = {k: tuple(v) if k in ("mean", "std") else v for k, v in settings.items()}
         return cls(**values)
 
+    @property
+    def normalisation(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """(mean, std) per channel: the recipe's, else the dataset's (MNIST's)."""
+        return self.mean or (MNIST_MEAN,), self.std or (MNIST_STD,)
+
     def normalise(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 ``images`` ``(B, H, W)`` or ``(B, C, H, W)`` as float32 ``(B, C, H, W)``:
         x = (pixel / 255 - mean[c]) / std[c]."""
-        return normalise(images, self.mean or (MNIST_MEAN,), self.std or (MNIST_STD,))
+        return normalise(images, *self.normalisation)
 
     def as_dict(self) -> dict:
         return asdict(self)
