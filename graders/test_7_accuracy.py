@@ -23,6 +23,14 @@ def accuracy_message(what: str, evaluation, threshold: float, dataset: str) -> s
             f"{threshold:.2%} is needed. Weakest classes: {worst}.")
 
 
+def recipe(lab) -> dict:
+    """The harness's recipe (:class:`cnngrade.submission.training.Recipe`): ``[train]``, the lab's input
+    normalisation and what its net returns (the loss follows from it)."""
+    inputs = Inputs.from_lab(lab)
+    return {**lab.get("train", {}), "mean": list(inputs.mean), "std": list(inputs.std),
+            "output": lab.get("net.output", "log_softmax")}
+
+
 def thresholds(lab, request) -> tuple[str, dict]:
     name = request.config.getoption("--dataset") or lab.setting("accuracy.dataset")
     return name, lab.setting(f"accuracy.{name}")
@@ -36,16 +44,16 @@ def test_learns(submission, lab, dataset, request):
     """Net learns: trained with the harness's recipe it reaches the lab's minimum test accuracy"""
     train, test = dataset
     name, limits = thresholds(lab, request)
-    inputs = Inputs.from_lab(lab)
-    recipe = {**lab.setting("train"), "mean": list(inputs.mean), "std": list(inputs.std)}
-    predictions = submission.train_and_predict(train.images, train.labels, recipe, test.images)
+    settings = recipe(lab)
+    predictions = submission.train_and_predict(train.images, train.labels, settings, test.images)
     expect(predictions.shape == test.labels.shape,
            f"Net gave {tuple(predictions.shape)} predictions for {len(test)} test images.")
     evaluation = evaluate(predictions, test.labels, len(test.classes))
     expect(evaluation.accuracy >= limits["min_accuracy"],
-           accuracy_message(f"Trained with the harness's recipe ({recipe['epochs']} epochs of {len(train):,} "
+           accuracy_message(f"Trained with the harness's recipe ({settings['epochs']} epochs of {len(train):,} "
                             "images), Net", evaluation, limits["min_accuracy"], name)
-           + " Check the output (log_softmax for nll_loss) and that every layer can learn.")
+           + (" Check the output (log_softmax for nll_loss)" if settings["output"] == "log_softmax" else
+              " Check the output (raw class scores for cross_entropy)") + " and that every layer can learn.")
 
 
 @pytest.mark.points(10)
@@ -64,7 +72,7 @@ def test_trained_model(submission, lab, dataset, images, request):
              "torch.save(model.state_dict(), 'model.pt').")
     test = dataset[1]
     name, limits = thresholds(lab, request)
-    predictions = submission.predict_with_state(state, test.images)
+    predictions = submission.predict_with_state(state, test.images, recipe(lab))
     expect_one_label_per_image(submission, predictions, len(test.labels), images(2), lab.setting("net.classes"))
     evaluation = evaluate(predictions, test.labels, len(test.classes))
     threshold = limits["min_trained_accuracy"]

@@ -29,6 +29,7 @@ import torch
 
 from cnngrade.grader.invocation import Grade, Runner, run_fresh, run_graders_on_each
 from cnngrade.submission.isolated import cgroups
+from tests.cifar_data import write_cifar10_like
 from tests.host import host_state
 from tests.mutation import mutate
 from tests.paths import ROOT, TESTS
@@ -377,6 +378,25 @@ def lab_submissions(lab: str) -> Submissions:
     return listed(LABS / lab / "reference", LABS / lab / "student_templates", *buggy)
 
 
+#: the CIFAR-10 lab's buggy submissions that train: the others get the Net checks
+CIFAR_LEARNS = ("zeros_init",)
+#: where a CIFAR-10 lab group writes its generated dataset (torchvision's layout), in its scratch folder
+CIFAR_DATA = "cifar10-data"
+
+
+def cifar_submissions(learns: bool) -> Submissions:
+    """The CIFAR-10 lab's submissions: with ``learns``, its reference, template and the buggy ones of
+    :data:`CIFAR_LEARNS`, after writing the small generated CIFAR-10 (tests/cifar_data.py) into the group's
+    scratch folder; else the other buggy ones."""
+    def submissions(scratch: Path) -> list[Path]:
+        if learns:
+            write_cifar10_like(scratch / CIFAR_DATA)
+        lab = "cifar10-cnn"
+        everything = lab_submissions(lab)(scratch)
+        return [p for p in everything if (p.name in CIFAR_LEARNS or p.parent.parent == LABS) == learns]
+    return submissions
+
+
 def hostile_half(half: int) -> list[Path]:
     """Every other one of the hostile submissions that no other group grades (two groups, side by side)."""
     return _hostile(lambda n: n not in HANGING + HOSTILE_MODEL + HOSTILE_LEARNS + HOSTILE_DEVICE + HOSTILE_PARTS
@@ -446,6 +466,10 @@ GROUPS: dict[str, Group] = {
     "lab_mlp": Group(lab_submissions("mlp-mnist"), options=("--lab", str(LABS / "mlp-mnist")), cost=35),
     "lab_report": Group(lab_submissions("report-cnn"), options=("--lab", str(LABS / "report-cnn"), "-k",
                                                                 REPORT_CNN_CHECKS), cost=35),
+    "lab_cifar": Group(cifar_submissions(learns=True), options=("--lab", str(LABS / "cifar10-cnn"), "--data-root",
+                                                                  CIFAR_DATA), cost=35),
+    "lab_cifar_net": Group(cifar_submissions(learns=False), files=NET_GRADERS,
+                           options=("--lab", str(LABS / "cifar10-cnn")), cost=25),
     # what a student sees (tests/test_feedback.py): the reference graded as a student runs it (-v cancels
     # the -q of run_graders_on_each: `pytest graders --submission reference`), the notebook template alone
     # (Net only: three parts missing), and two first-attempt mistakes in pooling and conv math

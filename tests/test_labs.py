@@ -2,9 +2,11 @@
 architecture, inputs, dataset, points) with a reference and templates, graded by the same graders
 with ``--lab DIR``; their buggy submissions are in tests/labs/LAB/.
 
-Groups of tests/corpus.py: ``lab_mlp`` (the DPS921 wiki's MLP on MNIST, every check) and
+Groups of tests/corpus.py: ``lab_mlp`` (the DPS921 wiki's MLP on MNIST, every check),
 ``lab_report`` (the final project report's 16-million-parameter CNN, the checks named in
-``REPORT_CNN_CHECKS``; its full grading is benchmarks/test_lab_gradings.py's).
+``REPORT_CNN_CHECKS``; its full grading is benchmarks/test_lab_gradings.py's), ``lab_cifar`` and
+``lab_cifar_net`` (the Unit 4 notes' CIFAR-10 CNN, on a small generated dataset in CIFAR-10's layout:
+tests/cifar_data.py).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from cnngrade.lab.config import LabConfig
 from cnngrade.lab.parts import Parts, PartsError
 from tests.paths import ROOT
 
-MLP, REPORT = "lab_mlp", "lab_report"
+MLP, REPORT, CIFAR, CIFAR_NET = "lab_mlp", "lab_report", "lab_cifar", "lab_cifar_net"
 
 
 def not_implemented(grade) -> bool:
@@ -75,7 +77,37 @@ def test_a_buggy_report_cnn_fails_the_check_it_should(corpus, name, failed, word
     assert words in " ".join(grade.failed()[failed].split()), grade.failed()[failed]
 
 
-@pytest.mark.grades(MLP, REPORT)
+@pytest.mark.grades(CIFAR)
+def test_the_cifar10_labs_reference_learns_and_its_template_fails(corpus):
+    """The reference, raw scores trained with cross-entropy, learns the generated CIFAR-10; the net that
+    starts from zero weights passes every check of what it computes and fails only "learns"."""
+    reference = corpus.grade(CIFAR, "reference")
+    assert reference.failed() == {} and reference.score == reference.max_score == 110
+    assert {"test_learns", "test_architecture", "test_parameter_count", "test_inference_speed"} <= reference.passed()
+    assert "test_log_softmax" not in reference.checks
+    template = corpus.grade(CIFAR, "student_templates")
+    assert template.score == 0 and not_implemented(template), template.failed()
+    assert " ".join(template.failed()["test_net_builds"].split()).startswith(
+        "CifarNet() is not implemented yet (cifar10_cnn.py, line")
+    zeros = corpus.grade(CIFAR, "zeros_init")
+    assert set(zeros.failed()) == {"test_learns"}, zeros.failed()
+    learns = " ".join(zeros.failed()["test_learns"].split())
+    assert "on the cifar10 test set" in learns and "(raw class scores for cross_entropy)" in learns
+
+
+@pytest.mark.grades(CIFAR_NET)
+@pytest.mark.parametrize(("name", "failed", "words"), [
+    ("narrow_fc3", "test_parameter_count", "CifarNet has 2,110,122 parameters; the lab's CifarNet has 4,210,090"),
+    ("no_padding", "test_architecture", "In CifarNet but not in the lab: fc3.weight (512, 7200)"),
+    ("dropout_p", "test_dropout_placement", "0.5"),
+])
+def test_a_buggy_cifar10_net_fails_the_check_it_should(corpus, name, failed, words):
+    grade = corpus.grade(CIFAR_NET, name)
+    assert failed in grade.failed(), grade.failed()
+    assert words in " ".join(grade.failed()[failed].split()), grade.failed()[failed]
+
+
+@pytest.mark.grades(MLP, REPORT, CIFAR)
 def test_checks_a_lab_does_not_have_are_left_out_saying_so_once(corpus):
     mlp = " ".join(corpus.grade(MLP, "reference").stdout.split())
     assert "Not in this lab, left out: 35 checks of max_pool2d, avg_pool2d, conv_output_size" in mlp
@@ -83,6 +115,8 @@ def test_checks_a_lab_does_not_have_are_left_out_saying_so_once(corpus):
     assert mlp.count("Not in this lab") == 2
     report = " ".join(corpus.grade(REPORT, "reference").stdout.split())
     assert "left out: 2 checks of its accuracy (no [accuracy] dataset in lab.toml)" in report
+    cifar = " ".join(corpus.grade(CIFAR, "reference").stdout.split())
+    assert "left out: 1 check of another output (the net returns logits: [net] output in lab.toml)" in cifar
 
 
 # --------------------------------------------------------------------------- no lab in the code

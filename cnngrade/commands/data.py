@@ -89,18 +89,18 @@ def _info(args: argparse.Namespace, out: TextIO) -> int:
         try:
             location = find_dataset(name, args.data_root, cache)
         except DatasetNotFound:
-            hint = (
-                "`cnngrade data fetch mnist`"
-                if name == "mnist"
-                else "`apt-get install dataset-fashion-mnist`"
-            )
+            hint = {"mnist": "`cnngrade data fetch mnist`", "fashion-mnist": "`apt-get install dataset-fashion-mnist`",
+                    "cifar10": "CIFAR-10's python version, downloaded where you are online,"}[name]
             print(f"{name:<14} missing    (provide it with {hint} or --data-root DIR)", file=out)
             continue
-        try:
-            counts = [read_idx_header(location.files[f"{part}_images"])[1][0] for part in ("train", "test")]
-            detail = f"{counts[0]:,} train / {counts[1]:,} test"
-        except DataError as exc:
-            detail = f"damaged: {exc}"
+        if name == "cifar10":
+            detail = f"{len(location.files)} batch files"
+        else:
+            try:
+                counts = [read_idx_header(location.files[f"{part}_images"])[1][0] for part in ("train", "test")]
+                detail = f"{counts[0]:,} train / {counts[1]:,} test"
+            except DataError as exc:
+                detail = f"damaged: {exc}"
         print(f"{name:<14} available  {location.folder} ({detail}; {location.origin})", file=out)
     from_env = args.cache is None and bool(os.environ.get(CACHE_ENV))
     print(f"user cache: {cache}" + (f" (from ${CACHE_ENV})" if from_env else ""), file=out)

@@ -6,12 +6,15 @@ Dataset names (``DATASETS``):
 - ``mnist``: full MNIST (60,000 / 10,000), torchvision layout ``<dir>/MNIST/raw/``.
 - ``fashion-mnist``: full Fashion-MNIST, torchvision layout ``<dir>/FashionMNIST/raw/``, or Debian's
   ``dataset-fashion-mnist`` package at :data:`DEBIAN_FASHION_MNIST_DIR`.
+- ``cifar10``: CIFAR-10's python version, torchvision layout ``<dir>/cifar-10-batches-py/``
+  (:mod:`cnngrade.data.cifar`); no copy ships with cnngrade or Debian: the instructor provides it.
 
-A folder holds a dataset when it has the four IDX files, each raw or ``.gz``, under torchvision's names
-(``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
-``t10k-labels-idx1-ubyte``).
-Folders are searched in this order: ``<root>/<Folder>/raw`` and ``<root>`` itself when a root is given,
-``<cache>/<Folder>/raw``, then (Fashion-MNIST only) Debian's folder. A dataset found nowhere raises
+An MNIST-family folder holds its dataset when it has the four IDX files, each raw or ``.gz``, under
+torchvision's names (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
+``t10k-labels-idx1-ubyte``); a CIFAR-10 folder when it has the six batch files.
+Folders are searched in this order: ``<root>/<Folder>`` (``<root>/<Folder>/raw`` for the MNIST family) and
+``<root>`` itself when a root is given, the same under the user cache, then (Fashion-MNIST only) Debian's
+folder. A dataset found nowhere raises
 :class:`~cnngrade.data.errors.DatasetNotFound`, whose message lists the folders searched and every way to
 provide the data.
 """
@@ -29,6 +32,7 @@ import numpy as np
 import torch
 
 from .bundle import load_bundled_mnist
+from .cifar import CIFAR10_FOLDER, cifar_files_in, read_cifar_batches
 from .errors import DataError, DatasetNotFound, FetchError, IdxFormatError
 from .idx import read_idx_header, read_images, read_labels
 from .split import FASHION_MNIST_CLASSES, MNIST_CLASSES, Split
@@ -52,14 +56,17 @@ CACHE_ENV = "CNNGRADE_CACHE"
 #: Where Debian's ``dataset-fashion-mnist`` package puts Fashion-MNIST (.gz IDX files). Tests monkeypatch it.
 DEBIAN_FASHION_MNIST_DIR: Path = Path("/usr/share/datasets/fashion-mnist")
 DEBIAN_FASHION_MNIST_PACKAGE = "dataset-fashion-mnist"
-DATASETS: tuple[str, ...] = ("mnist-bundled", "mnist", "fashion-mnist")
-_FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}  # torchvision's class names
+DATASETS: tuple[str, ...] = ("mnist-bundled", "mnist", "fashion-mnist", "cifar10")
+#: each dataset's folder in torchvision's layout (under a root, or the cache)
+_FOLDERS = {"mnist": "MNIST/raw", "fashion-mnist": "FashionMNIST/raw", "cifar10": CIFAR10_FOLDER}
 _CLASSES = {"mnist": MNIST_CLASSES, "fashion-mnist": FASHION_MNIST_CLASSES}
 _ALIASES = {
     "fashion_mnist": "fashion-mnist",
     "fashionmnist": "fashion-mnist",
     "bundled": "mnist-bundled",
     "mnist_bundled": "mnist-bundled",
+    "cifar-10": "cifar10",
+    "cifar_10": "cifar10",
 }
 
 
@@ -91,9 +98,9 @@ def search_dirs(
     dirs: list[tuple[Path, str]] = []
     if root is not None:
         root = Path(root).expanduser()
-        dirs += [(root / folder / "raw", "--data-root"), (root, "--data-root")]
+        dirs += [(root / folder, "--data-root"), (root, "--data-root")]
     cache = Path(cache).expanduser() if cache is not None else cache_dir()
-    dirs.append((cache / folder / "raw", "user cache"))
+    dirs.append((cache / folder, "user cache"))
     if name == "fashion-mnist":
         dirs.append((DEBIAN_FASHION_MNIST_DIR, f"Debian package {DEBIAN_FASHION_MNIST_PACKAGE}"))
     return dirs
@@ -113,9 +120,14 @@ def _idx_files_in(folder: Path) -> tuple[dict[str, Path], list[str]]:
     return found, missing
 
 
+def _files_in(name: str, folder: Path) -> tuple[dict[str, Path], list[str]]:
+    """``({role: path}, [missing names])`` for the files of dataset ``name`` in ``folder``."""
+    return cifar_files_in(folder) if name == "cifar10" else _idx_files_in(folder)
+
+
 @dataclass(frozen=True)
 class DatasetLocation:
-    """A folder holding the four IDX files of a dataset."""
+    """A folder holding the files of a dataset (four IDX files, or CIFAR-10's six batches)."""
 
     name: str
     folder: Path
@@ -126,7 +138,7 @@ class DatasetLocation:
 def find_dataset(
     name: str, root: str | Path | None = None, cache: str | Path | None = None
 ) -> DatasetLocation:
-    """The first folder (see :func:`search_dirs`) holding all four IDX files of ``name``.
+    """The first folder (see :func:`search_dirs`) holding all the files of ``name``.
 
     Raises :class:`DatasetNotFound` with the folders searched and the ways to provide the dataset.
     """
@@ -138,10 +150,10 @@ def find_dataset(
         if not folder.is_dir():
             searched.append(f"{folder}  ({origin}: no such folder)")
             continue
-        files, missing = _idx_files_in(folder)
+        files, missing = _files_in(name, folder)
         if not missing:
             return DatasetLocation(name, folder, origin, files)
-        note = "no IDX files" if not files else "missing " + ", ".join(missing)
+        note = "none of its files" if not files else "missing " + ", ".join(missing)
         searched.append(f"{folder}  ({origin}: {note})")
     raise DatasetNotFound(_not_found_message(name, searched))
 
@@ -152,6 +164,16 @@ def _not_found_message(name: str, searched: list[str]) -> str:
     lines = [f"Dataset '{name}' was not found. Searched:"]
     lines += [f"  - {entry}" for entry in searched]
     lines.append("Ways to provide it:")
+    if name == "cifar10":
+        lines += [
+            "  - download CIFAR-10's python version (cifar-10-python.tar.gz) where you are online, or let "
+            "torchvision do it: `python -c \"import torchvision; torchvision.datasets.CIFAR10('DIR', "
+            "download=True)\"`;",
+            f"  - then pass --data-root DIR (or set [accuracy] data_root in lab.toml) where DIR/{folder}/ holds "
+            "data_batch_1 ... data_batch_5, test_batch and batches.meta (torchvision's layout);",
+            f"  - or set {CACHE_ENV} to a cache folder that has {folder}/ filled.",
+        ]
+        return "\n".join(lines)
     if name == "mnist":
         lines.append(
             "  - run `cnngrade data fetch mnist` to put full MNIST in the user cache "
@@ -168,16 +190,27 @@ def _not_found_message(name: str, searched: list[str]) -> str:
             " then pass --data-root DIR;"
         )
     lines.append(
-        f"  - pass --data-root DIR where DIR/{folder}/raw/ (or DIR itself) holds {files} "
+        f"  - pass --data-root DIR where DIR/{folder}/ (or DIR itself) holds {files} "
         "(torchvision's layout);"
     )
-    lines.append(f"  - set {CACHE_ENV} to a cache folder that has {folder}/raw/ filled;")
+    lines.append(f"  - set {CACHE_ENV} to a cache folder that has {folder}/ filled;")
     if name == "mnist":
         lines.append("  - or use the bundled subset, dataset 'mnist-bundled', which needs nothing.")
     return "\n".join(lines)
 
 
+def _read_cifar_pair(location: DatasetLocation) -> tuple[Split, Split]:
+    splits = []
+    for part in ("train", "test"):
+        images, labels, classes = read_cifar_batches(location.folder, part)
+        splits.append(Split(f"{location.name}-{part}", torch.from_numpy(images), torch.from_numpy(labels), classes,
+                            source=str(location.folder)))
+    return splits[0], splits[1]
+
+
 def _read_split_pair(location: DatasetLocation) -> tuple[Split, Split]:
+    if location.name == "cifar10":
+        return _read_cifar_pair(location)
     f = location.files
     classes = _CLASSES[location.name]
     splits = []
@@ -207,11 +240,11 @@ def _read_split_pair(location: DatasetLocation) -> tuple[Split, Split]:
 def load_dataset(
     name: str = "mnist-bundled", root: str | Path | None = None, cache: str | Path | None = None
 ) -> tuple[Split, Split]:
-    """``(train, test)`` splits of dataset ``name`` (``mnist-bundled``, ``mnist`` or ``fashion-mnist``).
+    """``(train, test)`` splits of dataset ``name`` (one of :data:`DATASETS`).
 
-    ``root`` is the ``--data-root`` folder (torchvision layout, or the IDX files directly); ``cache``
+    ``root`` is the ``--data-root`` folder (torchvision layout, or the dataset's files directly); ``cache``
     overrides the user cache folder. Raises :class:`DatasetNotFound` (message lists the ways to provide it) or
-    :class:`IdxFormatError` for a damaged file.
+    :class:`DataError` (:class:`IdxFormatError` for IDX files) for a damaged file.
     """
     name = _canonical(name)
     if name == "mnist-bundled":

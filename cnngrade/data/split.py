@@ -1,9 +1,10 @@
 """An in-memory dataset split held as uint8 tensors, batched by indexing.
 
-A :class:`Split` keeps the images as one ``torch.uint8`` tensor ``(N, 28, 28)`` and the labels as one
-``torch.int64`` tensor ``(N,)``. Batches are taken by slicing or indexing those tensors and normalised one
-batch at a time (``(x / 255 - mean) / std``, the same values as torchvision's ``ToTensor()`` followed by
-``Normalize((0.1307,), (0.3081,))``): no per-sample PIL image, no ``DataLoader`` workers.
+A :class:`Split` keeps the images as one ``torch.uint8`` tensor, ``(N, H, W)`` (one channel, as MNIST) or
+``(N, C, H, W)`` (as CIFAR-10), and the labels as one ``torch.int64`` tensor ``(N,)``. Batches are taken by
+slicing or indexing those tensors and normalised one batch at a time, each channel c:
+``x = (pixel / 255 - mean[c]) / std[c]``, the same values as torchvision's ``ToTensor()`` followed by
+``Normalize(mean, std)``: no per-sample PIL image, no ``DataLoader`` workers.
 """
 
 from __future__ import annotations
@@ -24,9 +25,19 @@ FASHION_MNIST_CLASSES: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def normalize(images: torch.Tensor, mean: float = MNIST_MEAN, std: float = MNIST_STD) -> torch.Tensor:
-    """Turn uint8 images ``(B, H, W)`` into normalised float32 ``(B, 1, H, W)`` on the same device."""
-    return images.to(torch.float32).div_(255.0).sub_(mean).div_(std).unsqueeze(1)
+def normalize(
+    images: torch.Tensor, mean: Sequence[float] = (MNIST_MEAN,), std: Sequence[float] = (MNIST_STD,)
+) -> torch.Tensor:
+    """uint8 ``images`` ``(B, H, W)`` or ``(B, C, H, W)`` as float32 ``(B, C, H, W)`` on the same device,
+    each channel c: x = (pixel / 255 - mean[c]) / std[c] (one value of each for every channel if only
+    one is given)."""
+    x = images.to(torch.float32).div_(255.0)
+    if x.dim() == 3:
+        x = x.unsqueeze(1)
+    if len(mean) == 1:
+        return x.sub_(mean[0]).div_(std[0])
+    view = (1, len(mean), 1, 1)
+    return x.sub_(torch.tensor(mean, device=x.device).view(view)).div_(torch.tensor(std, device=x.device).view(view))
 
 
 @dataclass(eq=False)
@@ -35,24 +46,24 @@ class Split:
 
     Attributes:
         name: a short name such as ``"mnist-bundled-test"``, used in messages.
-        images: ``torch.uint8`` tensor ``(N, H, W)``.
+        images: ``torch.uint8`` tensor ``(N, H, W)`` or ``(N, C, H, W)``.
         labels: ``torch.int64`` tensor ``(N,)``.
         classes: class names, index = label.
-        mean, std: normalisation applied to each batch (MNIST's by default).
+        mean, std: each channel's normalisation, applied to each batch (MNIST's by default).
     """
 
     name: str
     images: torch.Tensor
     labels: torch.Tensor
     classes: tuple[str, ...] = MNIST_CLASSES
-    mean: float = MNIST_MEAN
-    std: float = MNIST_STD
+    mean: tuple[float, ...] = (MNIST_MEAN,)
+    std: tuple[float, ...] = (MNIST_STD,)
     source: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
-        if self.images.dtype != torch.uint8 or self.images.dim() != 3:
+        if self.images.dtype != torch.uint8 or self.images.dim() not in (3, 4):
             raise ValueError(
-                f"{self.name}: images must be uint8 (N, H, W), got {self.images.dtype} "
+                f"{self.name}: images must be uint8 (N, H, W) or (N, C, H, W), got {self.images.dtype} "
                 f"{tuple(self.images.shape)}"
             )
         self.labels = self.labels.to(torch.int64)
@@ -93,7 +104,7 @@ class Split:
     def normalized(
         self, indices: torch.Tensor | slice | None = None, device: torch.device | str | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The (normalised float images ``(B, 1, H, W)``, int64 labels) at ``indices`` (all when None)."""
+        """The (normalised float images ``(B, C, H, W)``, int64 labels) at ``indices`` (all when None)."""
         images = self.images if indices is None else self.images[indices]
         labels = self.labels if indices is None else self.labels[indices]
         if device is not None:  # move uint8 (4x fewer bytes than float32), normalise there
@@ -110,7 +121,7 @@ class Split:
         drop_last: bool = False,
         device: torch.device | str | None = None,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Yield ``(images, labels)`` batches: float32 ``(B, 1, H, W)`` normalised, int64 ``(B,)``.
+        """Yield ``(images, labels)`` batches: float32 ``(B, C, H, W)`` normalised, int64 ``(B,)``.
 
         In order by default (slices, no copy until normalisation); with ``shuffle`` a fresh permutation from
         ``generator`` or, when given, a generator seeded with ``seed`` (same seed, same order).

@@ -56,7 +56,8 @@ def add_options(parser: pytest.Parser) -> None:
         help="the lab's reference solution (default: reference/, or DIR/reference with --lab DIR)",
     )
     group.addoption("--dataset", metavar="NAME", help="dataset for the accuracy checks (default: lab.toml)")
-    group.addoption("--data-root", metavar="DIR", help="directory holding torchvision-layout datasets")
+    group.addoption("--data-root", metavar="DIR", help="directory holding torchvision-layout datasets "
+                    "(default: [accuracy] data_root of lab.toml, then the user cache)")
     group.addoption(
         "--isolated",
         action="store_true",

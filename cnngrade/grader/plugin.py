@@ -79,6 +79,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "lab_function(*names): the lab functions a grader check grades")
     config.addinivalue_line("markers", "dataset: a check that needs the lab's dataset (left out, saying so, in a "
                             "lab without [accuracy] dataset)")
+    config.addinivalue_line("markers", "output(kind): a check of what the net returns, for a lab whose [net] output "
+                            "is that kind (log_softmax or logits; left out, saying so, in the other labs)")
     config.addinivalue_line("markers", "answers: a check of the lab's questions (left out in a lab without them)")
     config.addinivalue_line("markers", "needs(*names): graded names a grader check needs in the lab's [parts] "
                             "(left out, saying so, in a lab without them)")
@@ -192,6 +194,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     except ConfigError:
         return
     graded = {name for _, names in parts.files for name in names}
+    output = lab.get("net.output", "log_softmax")
     without_dataset = not (config.getoption("--dataset") or lab.data.get("accuracy", {}).get("dataset"))
     left: dict[str, list[str]] = config.stash.setdefault(_left_out_key, {})  # why -> the checks' names
     kept, removed = [], []
@@ -205,6 +208,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             why = "answers"
         elif without_dataset and item.get_closest_marker("dataset") is not None:
             why = "dataset"
+        elif any(output not in marker.args for marker in item.iter_markers("output")):
+            why = "output"
         else:
             kept.append(item)
             continue
@@ -213,6 +218,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if removed:
         items[:] = kept
         config.hook.pytest_deselected(items=removed)
+
+
+def _output(config: pytest.Config) -> str:
+    """What the lab's net returns: ``[net] output`` (``log_softmax`` unless set)."""
+    try:
+        return lab_config(config).get("net.output", "log_softmax")
+    except ConfigError:
+        return "log_softmax"
 
 
 def left_out(config: pytest.Config) -> list[str]:
@@ -226,7 +239,8 @@ def left_out(config: pytest.Config) -> list[str]:
         lines = []
     for why, text in (("parts", f"{', '.join(left.get('names', []))} (not in [parts] of lab.toml)"),
                       ("answers", "its questions (no answers part in [parts] of lab.toml)"),
-                      ("dataset", "its accuracy (no [accuracy] dataset in lab.toml)")):
+                      ("dataset", "its accuracy (no [accuracy] dataset in lab.toml)"),
+                      ("output", f"another output (the net returns {_output(config)}: [net] output in lab.toml)")):
         if left.get(why):
             count = len(left[why]) // len(config.stash[_submissions_key].names)  # each check runs per submission
             lines.append(f"Not in this lab, left out: {count} check{'s' if count != 1 else ''} of {text}.")
@@ -292,9 +306,13 @@ def speed_benchmark(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture(scope="session")
 def dataset(pytestconfig: pytest.Config, lab: LabConfig) -> tuple[Split, Split]:
-    """(train, test) splits for the accuracy checks; the test labels never leave this process."""
+    """(train, test) splits for the accuracy checks; the test labels never leave this process. The data
+    is looked for under ``--data-root``, else ``[accuracy] data_root`` of lab.toml (relative to its folder),
+    then the user cache (:func:`cnngrade.data.load_dataset`)."""
     name = pytestconfig.getoption("--dataset") or lab.setting("accuracy.dataset")
     root = pytestconfig.getoption("--data-root")
+    if root is None and lab.get("accuracy.data_root", None) is not None:
+        root = lab.path.parent / Path(lab.setting("accuracy.data_root")).expanduser()  # relative to lab.toml
     train, test = load_dataset(name, Path(root) if root else None)
     image, wanted = tuple(train.images.shape[1:]), tuple(lab.setting("net.input_shape"))
     if image != wanted[-len(image):]:
@@ -324,6 +342,19 @@ def _points(item: pytest.Item, check: str) -> float | None:
         return lab_config(item.config).points(check, default)
     except ConfigError:
         return default
+
+
+_NET = re.compile(r"(?<![\w.])Net\b")
+
+
+def _in_lab_terms(config: pytest.Config, text: str) -> str:
+    """``text`` (a check's title or feedback, which call the network ``Net``) with the lab's class name
+    (``[net] class``) for ``Net``."""
+    try:
+        name = lab_config(config).parts.net_class
+    except ConfigError:
+        return text
+    return text if name == "Net" else _NET.sub(name, text)
 
 
 def _check(item: pytest.Item, submission: str | None) -> tuple[str, str]:
@@ -356,6 +387,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     submission = callspec.params.get("submission") if callspec is not None else None
     submission = submission if isinstance(submission, str) else submissions.names[0]
     check, title = _check(item, submission if submissions.several else None)
+    title = _in_lab_terms(item.config, title)
     points = _points(item, check.split("[", 1)[0])
     if points is not None:
         outcome, output = report.outcome, ""
@@ -368,6 +400,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
             if exc is not None and not is_absent(exc):
                 output = _with_dependencies(item, submission, output)
                 report.longrepr = output
+        output = _in_lab_terms(item.config, output)
+        if report.failed and outcome != "error":
+            report.longrepr = output
         reported = dict(item.user_properties).get(SELF_REPORTED, "")
         report.cnngrade = (submission, check, title, points, outcome, output, reported)
     return report

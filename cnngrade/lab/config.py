@@ -56,6 +56,13 @@ class LabConfig:
             value = value[key]
         return value
 
+    def get(self, dotted: str, default: Any) -> Any:
+        """The value at ``a.b.c``, or ``default`` where lab.toml does not set it."""
+        try:
+            return self.setting(dotted)
+        except ConfigError:
+            return default
+
     def unknown_keys(self) -> list[str]:
         """``line N: [table] key is not a lab.toml setting``, for each key no grader reads (:mod:`.schema`)."""
         return unknown_keys(self.data, self.text)

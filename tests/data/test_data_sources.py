@@ -158,5 +158,5 @@ def test_names(tmp_path: Path) -> None:
     train, test = load_dataset("mnist-bundled")
     assert (len(train), len(test)) == (12000, 10000)
     assert load_dataset("bundled")[0].name == "mnist-bundled-train"
-    with pytest.raises(DataError, match="unknown dataset 'cifar10'"):
-        load_dataset("cifar10")
+    with pytest.raises(DataError, match="unknown dataset 'svhn'"):
+        load_dataset("svhn")
