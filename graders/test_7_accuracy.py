@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from cnngrade.grader.accuracy import evaluate
-from cnngrade.grader.feedback import expect, fail
+from cnngrade.grader.feedback import expect, fail, measured
 from cnngrade.grader.inputs import Inputs
 from cnngrade.submission.errors import SubmissionError
 from cnngrade.submission.handle import Submission
@@ -49,6 +49,8 @@ def test_learns(submission, lab, dataset, request):
     expect(predictions.shape == test.labels.shape,
            f"Net gave {tuple(predictions.shape)} predictions for {len(test)} test images.")
     evaluation = evaluate(predictions, test.labels, len(test.classes))
+    measured(request, f"Trained with the harness's recipe, Net reaches {evaluation.accuracy:.2%} accuracy on the "
+                      f"{name} test set ({limits['min_accuracy']:.2%} needed).")
     expect(evaluation.accuracy >= limits["min_accuracy"],
            accuracy_message(f"Trained with the harness's recipe ({settings['epochs']} epochs of {len(train):,} "
                             "images), Net", evaluation, limits["min_accuracy"], name)
@@ -57,7 +59,7 @@ def test_learns(submission, lab, dataset, request):
 
 
 @pytest.mark.points(10)
-def test_trained_model(submission, lab, dataset, images, request):
+def test_trained_model(submission, lab, images, request):
     """A submitted model.pt loads into Net and reaches the lab's trained accuracy"""
     path = submission.path / "model.pt"
     if not path.is_file():
@@ -70,12 +72,14 @@ def test_trained_model(submission, lab, dataset, images, request):
     if not isinstance(state, dict):
         fail(f"model.pt holds a {type(state).__name__}, not a state_dict. Save it with "
              "torch.save(model.state_dict(), 'model.pt').")
-    test = dataset[1]
+    test = request.getfixturevalue("dataset")[1]
     name, limits = thresholds(lab, request)
     predictions = submission.predict_with_state(state, test.images, recipe(lab))
     expect_one_label_per_image(submission, predictions, len(test.labels), images(2), lab.setting("net.classes"))
     evaluation = evaluate(predictions, test.labels, len(test.classes))
     threshold = limits["min_trained_accuracy"]
+    measured(request, f"model.pt reaches {evaluation.accuracy:.2%} accuracy on the {name} test set "
+                      f"({threshold:.2%} needed).")
     expect(evaluation.accuracy >= threshold, accuracy_message("Your model.pt", evaluation, threshold, name))
 
 

@@ -13,7 +13,7 @@ import torch
 
 from cnngrade.grader.architecture import Architecture
 from cnngrade.grader.equivalence import eval_verdict, match_parameters
-from cnngrade.grader.feedback import expect, fail
+from cnngrade.grader.feedback import expect, fail, measured
 from cnngrade.grader.inputs import Inputs
 from cnngrade.grader.speed import admit, compare_fps, fresh_batches, output_problem
 from cnngrade.submission.handle import Submission
@@ -27,7 +27,7 @@ def lab_state(handle: Submission, arch: Architecture, weights: list[torch.Tensor
 
 @pytest.mark.points(5)
 @pytest.mark.filterwarnings("ignore::pytest_benchmark.logger.PytestBenchmarkWarning")
-def test_inference_speed(submission, reference_submission, lab, images, speed_benchmark):
+def test_inference_speed(submission, reference_submission, lab, images, speed_benchmark, request):
     """Inference is at least fps_ratio times as fast as the reference Net"""
     settings = lab.setting("speed")
     inputs = Inputs.from_lab(lab)
@@ -88,6 +88,7 @@ def test_inference_speed(submission, reference_submission, lab, images, speed_be
     floor = settings.get("min_fps", {}).get(device, 0)
     figures = (f"Net runs at {result.student_fps:,.0f} images/s, the reference at {result.reference_fps:,.0f} "
                f"images/s (ratio {result.ratio:.2f}; batch {n}, median of {settings['repeats']}).")
+    measured(request, f"{figures} At least {settings['fps_ratio']:g} is needed.")
     expect(result.ratio >= settings["fps_ratio"],
            f"{figures} At least {settings['fps_ratio']:g} is needed: look for Python loops over images "
            "or work repeated on every call.")

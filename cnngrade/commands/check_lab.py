@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "its reference's full marks, its templates' failures.")
     p.add_argument("directory", type=Path, metavar="DIR", help="the lab's directory (lab.toml, reference/)")
     p.add_argument("--graders", type=Path, default=default_dir("graders"), help="(default: the project's graders/)")
+    p.add_argument("--data-root", type=Path, metavar="DIR",
+                   help="where the lab's dataset is (default: [accuracy] data_root of lab.toml, then the user cache)")
     return p
 
 
@@ -37,7 +39,7 @@ def main(argv: list[str]) -> int:
     if problems is None:
         return 2
     problems += template_problems(lab_dir, LabConfig.load(lab_dir / "lab.toml"))
-    problems += grading_problems(lab_dir, args.graders)
+    problems += grading_problems(lab_dir, args.graders, data_root=args.data_root)
     for problem in problems:
         print(f"  - {problem}")
     if problems:
@@ -70,16 +72,21 @@ def template_problems(lab_dir: Path, lab: LabConfig) -> list[str]:
             for name in stale]
 
 
-def grading_problems(lab_dir: Path, graders: Path, runner: Runner | None = None) -> list[str]:
+def grading_problems(lab_dir: Path, graders: Path, runner: Runner | None = None,
+                     data_root: Path | None = None) -> list[str]:
     """The checks the reference does not pass, and those the templates do not fail as "not implemented"
-    (each grading a fresh pytest process, unless ``runner`` runs it otherwise)."""
+    (each grading a fresh pytest process, unless ``runner`` runs it otherwise). Prints the reference's
+    score and what its checks measured (its accuracy, to set the lab's thresholds from)."""
     from cnngrade.grader.invocation import run_fresh, run_graders
 
     runner = runner or run_fresh
     problems = []
-    options = ("--lab", str(lab_dir))
+    options = ("--lab", str(lab_dir), *(("--data-root", str(data_root)) if data_root else ()))
     reference = run_graders(lab_dir / "reference", graders, *options, runner=runner)
     print(f"reference: {reference.score:g}/{reference.max_score:g}")
+    figures = [c["output"] for c in reference.checks.values() if c["status"] == "passed" and c["output"]]
+    if figures:
+        print("reference measured:", *figures, sep="\n  ")
     by_message: dict[str, list[str]] = {}
     for check, message in reference.failed().items():
         by_message.setdefault(" ".join(message.split())[:300], []).append(check)

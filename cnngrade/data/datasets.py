@@ -88,9 +88,10 @@ def _canonical(name: str) -> str:
 
 
 def search_dirs(
-    name: str, root: str | Path | None = None, cache: str | Path | None = None
+    name: str, root: str | Path | None = None, cache: str | Path | None = None, origin: str = "--data-root"
 ) -> list[tuple[Path, str]]:
-    """The folders searched for dataset ``name``, in order, each with a word on where it comes from."""
+    """The folders searched for dataset ``name``, in order, each with a word on where it comes from
+    (``origin`` for those under ``root``)."""
     name = _canonical(name)
     if name == "mnist-bundled":
         return []
@@ -98,7 +99,7 @@ def search_dirs(
     dirs: list[tuple[Path, str]] = []
     if root is not None:
         root = Path(root).expanduser()
-        dirs += [(root / folder, "--data-root"), (root, "--data-root")]
+        dirs += [(root / folder, origin), (root, origin)]
     cache = Path(cache).expanduser() if cache is not None else cache_dir()
     dirs.append((cache / folder, "user cache"))
     if name == "fashion-mnist":
@@ -136,7 +137,7 @@ class DatasetLocation:
 
 
 def find_dataset(
-    name: str, root: str | Path | None = None, cache: str | Path | None = None
+    name: str, root: str | Path | None = None, cache: str | Path | None = None, origin: str = "--data-root"
 ) -> DatasetLocation:
     """The first folder (see :func:`search_dirs`) holding all the files of ``name``.
 
@@ -146,15 +147,15 @@ def find_dataset(
     if name == "mnist-bundled":
         raise DataError("mnist-bundled ships with cnngrade: load it with load_bundled_mnist()")
     searched: list[str] = []
-    for folder, origin in search_dirs(name, root, cache):
+    for folder, where in search_dirs(name, root, cache, origin):
         if not folder.is_dir():
-            searched.append(f"{folder}  ({origin}: no such folder)")
+            searched.append(f"{folder}  ({where}: no such folder)")
             continue
         files, missing = _files_in(name, folder)
         if not missing:
-            return DatasetLocation(name, folder, origin, files)
+            return DatasetLocation(name, folder, where, files)
         note = "none of its files" if not files else "missing " + ", ".join(missing)
-        searched.append(f"{folder}  ({origin}: {note})")
+        searched.append(f"{folder}  ({where}: {note})")
     raise DatasetNotFound(_not_found_message(name, searched))
 
 
@@ -238,18 +239,20 @@ def _read_split_pair(location: DatasetLocation) -> tuple[Split, Split]:
 
 
 def load_dataset(
-    name: str = "mnist-bundled", root: str | Path | None = None, cache: str | Path | None = None
+    name: str = "mnist-bundled", root: str | Path | None = None, cache: str | Path | None = None,
+    origin: str = "--data-root",
 ) -> tuple[Split, Split]:
     """``(train, test)`` splits of dataset ``name`` (one of :data:`DATASETS`).
 
-    ``root`` is the ``--data-root`` folder (torchvision layout, or the dataset's files directly); ``cache``
+    ``root`` is the ``--data-root`` folder (torchvision layout, or the dataset's files directly; ``origin``
+    names where it comes from in messages); ``cache``
     overrides the user cache folder. Raises :class:`DatasetNotFound` (message lists the ways to provide it) or
     :class:`DataError` (:class:`IdxFormatError` for IDX files) for a damaged file.
     """
     name = _canonical(name)
     if name == "mnist-bundled":
         return load_bundled_mnist()
-    return _read_split_pair(find_dataset(name, root, cache))
+    return _read_split_pair(find_dataset(name, root, cache, origin))
 
 
 def _check_full_mnist(folder: Path) -> None:

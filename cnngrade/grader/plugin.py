@@ -39,6 +39,7 @@ import torch
 from cnngrade.data import DataError, Split, load_dataset
 from cnngrade.grader.checks import check_property
 from cnngrade.grader.feedback import (
+    MEASURED,
     SELF_REPORTED,
     answer_uses,
     fix_first,
@@ -310,10 +311,11 @@ def dataset(pytestconfig: pytest.Config, lab: LabConfig) -> tuple[Split, Split]:
     is looked for under ``--data-root``, else ``[accuracy] data_root`` of lab.toml (relative to its folder),
     then the user cache (:func:`cnngrade.data.load_dataset`)."""
     name = pytestconfig.getoption("--dataset") or lab.setting("accuracy.dataset")
-    root = pytestconfig.getoption("--data-root")
+    root, origin = pytestconfig.getoption("--data-root"), "--data-root"
     if root is None and lab.get("accuracy.data_root", None) is not None:
         root = lab.path.parent / Path(lab.setting("accuracy.data_root")).expanduser()  # relative to lab.toml
-    train, test = load_dataset(name, Path(root) if root else None)
+        origin = f"[accuracy] data_root of {lab.path}"
+    train, test = load_dataset(name, Path(root) if root else None, origin=origin)
     image, wanted = tuple(train.images.shape[1:]), tuple(lab.setting("net.input_shape"))
     if image != wanted[-len(image):]:
         raise ConfigError(f"{lab.path}: the {name} dataset's images are {'x'.join(map(str, image))}, but [net] "
@@ -400,6 +402,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
             if exc is not None and not is_absent(exc):
                 output = _with_dependencies(item, submission, output)
                 report.longrepr = output
+        if report.passed:
+            output = dict(item.user_properties).get(MEASURED, "")
         output = _in_lab_terms(item.config, output)
         if report.failed and outcome != "error":
             report.longrepr = output

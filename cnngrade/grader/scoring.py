@@ -72,6 +72,8 @@ class Scoreboard:
             result.status, result.output = "failed", output
         elif outcome == "skipped" and result.status == "passed":
             result.status, result.output = "skipped", output
+        elif outcome == "passed" and result.status == "passed" and output:
+            result.output = output  # what it measured
 
     def statuses(self) -> dict[str, int]:
         """How many checks passed, failed, were skipped or ended in an internal error (those present)."""
@@ -109,7 +111,8 @@ class Scoreboard:
                notes: Sequence[str] = ()) -> list[str]:
         """The score report: the checks that did not pass (every check with ``every_check``), each
         failure's message once under the first check that failed with it (``messages``; wrapped to
-        ``width``), ``notes`` (lines such as a warning), how many checks passed, then ``Score: 37/40``."""
+        ``width``; and, listed with ``every_check``, what a passed check measured), ``notes`` (lines such
+        as a warning), how many checks passed, then ``Score: 37/40``."""
         lines = []
         shown: set[str] = set()
         for r, more in self._entries(every_check):
@@ -118,6 +121,8 @@ class Scoreboard:
             if messages and r.status in ("failed", "error") and not repeated:
                 shown.add(_problem(r))
                 lines.extend(_indented(r.output, width if r.status == "failed" else None))
+            elif messages and r.status == "passed" and r.output:  # what it measured
+                lines.extend(_indented(r.output, width))
         for note in notes:
             lines.extend(textwrap.wrap(note, width, subsequent_indent=MESSAGE_INDENT, break_long_words=False,
                                        break_on_hyphens=False) or [""])
