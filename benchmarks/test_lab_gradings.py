@@ -1,6 +1,7 @@
 """Each lab's reference graded with every check, in-process: wall time and peak memory.
 
-The labs are the default one (``graders/lab.toml``, ``reference/``) and those of ``labs/``; the report
+The labs are the default one (``graders/lab.toml``, ``reference/``) and those of ``labs/`` (the CIFAR-10
+CNN on the tests' small generated CIFAR-10, tests/cifar_data.py); the report
 CNN above all (16,154,950 parameters, 256x256 RGB inputs), which the test suite grades on its
 cheaper checks only. Each grading is a fresh ``pytest graders/ --lab DIR`` process, started by a
 small Python wrapper whose ``RUSAGE_CHILDREN`` peak resident size is that process's (Linux).
@@ -20,8 +21,10 @@ import pytest
 
 from benchmarks.conftest import ROOT
 from cnngrade.grader.invocation import pytest_arguments
+from tests.cifar_data import write_cifar10_like
 
-LABS = {"lab4": None, "mlp-mnist": ROOT / "labs" / "mlp-mnist", "report-cnn": ROOT / "labs" / "report-cnn"}
+LABS = {"lab4": None, "mlp-mnist": ROOT / "labs" / "mlp-mnist", "cifar10-cnn": ROOT / "labs" / "cifar10-cnn",
+        "report-cnn": ROOT / "labs" / "report-cnn"}
 #: runs the command in argv[1:], then prints its exit status and its peak resident size in KiB
 WRAPPER = ("import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
            "print(code, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
@@ -34,6 +37,8 @@ def test_lab_reference_grading(benchmark, lab, tmp_path):
     reference = (directory or ROOT) / "reference"
     results = tmp_path / "results.json"
     options = ["--lab", str(directory)] if directory else []
+    if lab == "cifar10-cnn":  # on the tests' generated CIFAR-10 (no copy of the real one here)
+        options += ["--data-root", str(write_cifar10_like(tmp_path / "data"))]
     command = [sys.executable, "-m", "pytest",
                *pytest_arguments(ROOT / "graders", [reference], results_json=results), *options]
     measured: list[tuple[float, int]] = []
