@@ -63,5 +63,5 @@ def corpus(pytestconfig: pytest.Config) -> Corpus:
 
 @pytest.fixture(scope="session")
 def warm(corpus: Corpus) -> Runner:
-    """Runs a grading command forked from the corpus's warm process (tests/warm.py): ``runner=warm``."""
+    """Runs a grading command forked from the corpus's warm process (cnngrade/batch/warm.py): ``runner=warm``."""
     return corpus.warm.run

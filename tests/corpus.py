@@ -27,13 +27,13 @@ from pathlib import Path
 
 import torch
 
+from cnngrade.batch.warm import WarmRunner
 from cnngrade.grader.invocation import Grade, Runner, run_fresh, run_graders_on_each
 from cnngrade.submission.isolated import cgroups
 from tests.cifar_data import write_cifar10_like
 from tests.host import host_state
 from tests.mutation import mutate
 from tests.paths import ROOT, TESTS
-from tests.warm import WarmRunner
 
 REFERENCE = ROOT / "reference"
 #: the other labs (labs/), and buggy submissions of each (tests/labs/LAB/)
@@ -497,7 +497,7 @@ class Corpus:
         #: the grading machine before any grading (what hostile submissions must not change)
         self.host_before = host_state()
         self.root = Path(tempfile.mkdtemp(prefix="cnngrade-corpus-"))
-        #: the groups' gradings fork from one warm process (tests/warm.py)
+        #: the groups' gradings fork from one warm process (cnngrade/batch/warm.py)
         self.warm = WarmRunner()
         self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="corpus")
         self._futures: dict[str, Future[Graded]] = {}

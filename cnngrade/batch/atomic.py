@@ -20,11 +20,22 @@ __all__ = ["PARTIAL_PREFIX", "new_dir", "replace_dir", "sweep", "write_bytes", "
 PARTIAL_PREFIX = ".partial-"
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: files and folders get the modes an ordinary ``open`` / ``mkdir`` would give them (not mkstemp's 0600)
+FILE_MODE, DIR_MODE = 0o666 & ~_umask(), 0o777 & ~_umask()
+
+
 def write_bytes(path: Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically: a reader sees the old file, or the new one whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=PARTIAL_PREFIX, dir=path.parent)
     try:
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as file:
             file.write(data)
             file.flush()
@@ -45,7 +56,9 @@ def write_text(path: Path, text: str) -> Path:
 def new_dir(parent: Path) -> Path:
     """A fresh temporary folder in ``parent``, to fill, then move into place with :func:`replace_dir`."""
     parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=PARTIAL_PREFIX, dir=parent))
+    built = Path(tempfile.mkdtemp(prefix=PARTIAL_PREFIX, dir=parent))
+    built.chmod(DIR_MODE)
+    return built
 
 
 def replace_dir(built: Path, path: Path) -> Path:

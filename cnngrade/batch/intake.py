@@ -97,8 +97,9 @@ def list_entries(submissions: Path) -> list[Entry]:
                                 else f"{submissions} is not a folder (one entry per student goes in a folder)")
     paths = sorted(p for p in submissions.iterdir() if not p.name.startswith(".") and p.name not in NOT_STUDENTS)
     names = [p.stem if p.suffix in SUFFIXES and not p.is_dir() else p.name for p in paths]
-    return sorted((Entry(name if names.count(name) == 1 else path.name, path) for name, path in zip(names, paths)),
-                  key=lambda entry: entry.name)
+    entries = [Entry(name if names.count(name) == 1 else path.name, path)
+               for name, path in zip(names, paths, strict=True)]
+    return sorted(entries, key=lambda entry: entry.name)
 
 
 def stage(entry: Entry, into: Path, parts: Parts, limits: Limits = Limits()) -> Staged:
@@ -119,7 +120,7 @@ def stage(entry: Entry, into: Path, parts: Parts, limits: Limits = Limits()) -> 
     root = _single_folder(into)
     files = sorted(p for p in root.rglob("*") if p.is_file())
     if not files:
-        raise Rejected(f"{path.name} is empty" if path.is_dir() else f"{path.name} holds no file")
+        raise Rejected(f"the folder {path.name} is empty" if path.is_dir() else f"{path.name} holds no file")
     for file in files:
         _check_text(file, root)
     return Staged(_gradable(root, parts, path.name), _digest(root, files))

@@ -18,7 +18,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["Shard", "ShardError", "parse_shard", "shard_from_env"]
+__all__ = ["WHOLE", "Shard", "ShardError", "parse_shard", "shard_from_env"]
 
 
 class ShardError(ValueError):

@@ -4,7 +4,9 @@
 * ``cnngrade release``: :mod:`.release`, regenerate the student templates from the reference;
 * ``cnngrade data``: :mod:`.data`, fetch and inspect datasets;
 * ``cnngrade new``: :mod:`.new`, scaffold a lab;
-* ``cnngrade check-lab``: :mod:`.check_lab`, check that a lab is ready to grade.
+* ``cnngrade check-lab``: :mod:`.check_lab`, check that a lab is ready to grade;
+* ``cnngrade batch``: :mod:`.batch`, grade a whole class into a gradebook;
+* ``cnngrade merge``: :mod:`.merge`, join the gradebooks of a class's shards.
 
 Each verb's module is imported only when that verb runs.
 """
@@ -26,6 +28,8 @@ VERBS = {
     "data": ("cnngrade.commands.data", "fetch full MNIST into the user cache; show available datasets"),
     "new": ("cnngrade.commands.new", "scaffold a lab: a commented lab.toml, an empty reference, its templates"),
     "check-lab": ("cnngrade.commands.check_lab", "check a lab: its lab.toml, its templates, its reference's marks"),
+    "batch": ("cnngrade.commands.batch", "grade a whole class: per-student results and feedback, a gradebook"),
+    "merge": ("cnngrade.commands.merge", "join the output folders of a class's shards into one gradebook"),
 }
 
 

@@ -22,7 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a directory with the lab's files, one .py or one .ipynb (default: reference/); "
                    "several are graded one after the other in one run")
     g.add_argument("--graders", type=Path, default=default_dir("graders"), help="the grader suite")
-    g.add_argument("--lab-config", type=Path, help="thresholds and points (default: GRADERS/lab.toml)")
+    g.add_argument("--lab", type=Path, metavar="DIR", help="grade another lab: DIR holds its lab.toml and "
+                   "reference/ (default: the project's lab, GRADERS/lab.toml)")
+    g.add_argument("--lab-config", type=Path, help="thresholds and points (default: GRADERS/lab.toml, or DIR/lab.toml)")
     g.add_argument("--results-json", help="write Gradescope-style results.json here (with several "
                    "submissions the path must contain {name})")
     g.add_argument("--run-all-code", action="store_true",
@@ -45,7 +47,7 @@ def main(argv: list[str]) -> int:
 
     arguments = pytest_arguments(
         args.graders, args.submissions or [default_dir("reference")], results_json=args.results_json,
-        lab_config=args.lab_config, run_all_code=args.run_all_code, isolated=not args.in_process,
+        lab_config=args.lab_config, lab=args.lab, run_all_code=args.run_all_code, isolated=not args.in_process,
         all_checks=args.all_checks,
     )
     # this process imported cnngrade before pytest could rewrite its asserts (it has none to rewrite)

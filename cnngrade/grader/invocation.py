@@ -26,6 +26,7 @@ def pytest_arguments(
     *,
     results_json: Path | str | None = None,
     lab_config: Path | None = None,
+    lab: Path | None = None,
     run_all_code: bool = False,
     isolated: bool = False,
     files: Sequence[str] = (),
@@ -47,6 +48,8 @@ def pytest_arguments(
         arguments.append(f"--results-json={results_json}")
     if lab_config:
         arguments.append(f"--lab-config={lab_config}")
+    if lab:
+        arguments.append(f"--lab={lab}")
     if run_all_code:
         arguments.append("--run-all-code")
     if isolated:

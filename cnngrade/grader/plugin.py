@@ -448,6 +448,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"cnngrade: grading {shown}{more}", f"cnngrade: backend {_backend(config)}"]
 
 
+def _backend_name(config: pytest.Config) -> str:
+    """``isolated (fork)``, ``isolated (bwrap)``, ... or ``in-process``: results.json's ``extra_data``."""
+    if LIMITS in config.stash:
+        from cnngrade.submission.isolated import sandbox
+
+        return f"isolated ({sandbox.detect().tool})"
+    return "in-process"
+
+
 def _backend(config: pytest.Config) -> str:
     """Which backend runs the submission, in words (the report header and the score section say it)."""
     if LIMITS in config.stash:
@@ -519,7 +528,7 @@ class ScoreCollector:
             for name, board in self.boards.items():
                 target = self.submissions.results_path(name)
                 if target is not None and board.results:
-                    board.write_json(target)
+                    board.write_json(target, extra_data={"backend": _backend_name(self.config)})
             terminal = self.config.pluginmanager.get_plugin("terminalreporter")
             if terminal is not None:
                 self._print_report(terminal)

@@ -166,11 +166,13 @@ class Scoreboard:
         return [f"Self-reported: {points} of these points rest on what the submission says about itself, "
                 f"not on outputs the grader checked: {listed}."]
 
-    def gradescope(self) -> dict:
-        """Gradescope's results schema: score, max_score and one entry per check."""
+    def gradescope(self, extra_data: dict | None = None) -> dict:
+        """Gradescope's results schema: score, max_score, one entry per check, and ``extra_data`` (how
+        the submission was run)."""
         return {
             "score": self.score,
             "max_score": self.max_score,
+            **({"extra_data": extra_data} if extra_data else {}),
             "tests": [
                 {
                     "name": r.title,
@@ -187,9 +189,9 @@ class Scoreboard:
             ],
         }
 
-    def write_json(self, path: Path) -> None:
+    def write_json(self, path: Path, extra_data: dict | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.gradescope(), indent=2) + "\n", encoding="utf-8")
+        path.write_text(json.dumps(self.gradescope(extra_data), indent=2) + "\n", encoding="utf-8")
 
 
 def _problem(r: CheckResult) -> str:

@@ -1,15 +1,15 @@
-"""Grading runs of the test suite, forked from a warm process instead of started afresh.
+"""Grading runs forked from a warm process instead of started afresh.
 
-Each corpus group (tests/corpus.py) is one ``python -m pytest graders ...`` run (or one
-``python -m cnngrade grade ...``): a fresh interpreter that spends about 3 s of CPU importing torch,
-pytest, Hypothesis and cnngrade before it grades anything, some 35 times a session. A
-:class:`WarmRunner` starts one server (``python -m tests.warm SOCKET``) that imports all that once;
-for each run it forks a waiter, which forks the run (``pytest.main(argv)`` or
-``cnngrade.commands.main(argv)``, in the run's working directory, with the run's environment and its
-stdout and stderr in files) and answers with its exit status. A forked run is the same code on the
-same arguments as a fresh process: the server imports modules but calls nothing that caches
-(sandbox detection, cgroups, lab files). Runs whose behaviour depends on a fresh interpreter
-(the plugin's import cost, ``-p no:`` of cnngrade's entry point) use subprocesses directly.
+A fresh ``python -m cnngrade grade`` spends about 3 s of CPU importing torch, pytest, Hypothesis and
+cnngrade before it grades anything: most of a cheap grading's cost, once per student in a batch (and
+once per grading run in cnngrade's own tests). A :class:`WarmRunner` starts one server (``python -m
+cnngrade.batch.warm SOCKET``) that imports all that once; for each run it forks a waiter, which forks
+the run (``pytest.main(argv)`` or ``cnngrade.commands.main(argv)``, in the run's working directory,
+with the run's environment, its stdout and stderr in files, in a session of its own) and answers with
+the run's pid, then its exit status. A forked run is the same code on the same arguments as a fresh
+process: the server imports modules but calls nothing that caches (sandbox detection, cgroups, lab
+files). A run that outlives its timeout is killed with its whole process group; one that crashes
+ends alone: the server and the other runs go on.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from pathlib import Path
 
 #: the commands a run may be: ``python -m MODULE ARGV``
 MODULES = ("pytest", "cnngrade")
+PR_SET_PDEATHSIG = 1
 
 
 class WarmRunner:
@@ -36,8 +37,8 @@ class WarmRunner:
     def __init__(self) -> None:
         self._directory = tempfile.mkdtemp(prefix="cnngrade-warm-")
         self.address = os.path.join(self._directory, "socket")
-        root = Path(__file__).resolve().parents[1]
-        self._server = subprocess.Popen([sys.executable, "-m", "tests.warm", self.address], cwd=root,
+        root = Path(__file__).resolve().parents[2]
+        self._server = subprocess.Popen([sys.executable, "-m", "cnngrade.batch.warm", self.address], cwd=root,
                                         stdin=subprocess.DEVNULL, start_new_session=True)
         self._ready = threading.Event()
         self._lock = threading.Lock()
@@ -70,12 +71,33 @@ class WarmRunner:
                 connection.settimeout(timeout)
                 connection.connect(self.address)
                 connection.sendall(json.dumps(request).encode() + b"\n")
+                replies, pid, deadline = connection.makefile(), None, time.monotonic() + timeout
                 try:
-                    reply = json.loads(connection.makefile().readline())
+                    pid = json.loads(replies.readline())["pid"]
+                    connection.settimeout(max(deadline - time.monotonic(), 0.001))
+                    reply = json.loads(replies.readline())
                 except TimeoutError:
-                    raise subprocess.TimeoutExpired(list(command), timeout) from None
+                    self._kill(pid)
+                    raise subprocess.TimeoutExpired(list(command), timeout, out.read_bytes(),
+                                                    err.read_bytes()) from None
             return subprocess.CompletedProcess(list(command), reply["code"], out.read_text(errors="replace"),
                                                err.read_text(errors="replace"))
+
+    @staticmethod
+    def _kill(pid: int | None) -> None:
+        """Kill the run ``pid`` and every process of its group (its session's)."""
+        if pid is None:
+            return
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def __enter__(self) -> WarmRunner:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def close(self) -> None:
         self._server.terminate()
@@ -88,8 +110,17 @@ class WarmRunner:
 # --------------------------------------------------------------------------- the server
 
 
+def _die_with_parent() -> None:
+    """Be killed when the parent process ends (a batch killed by SIGKILL leaves no run behind)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 def _run(request: dict) -> int:
     """In the forked run: become the command the request describes; its exit status."""
+    os.setsid()  # a process group of its own, killed whole on a timeout
+    _die_with_parent()
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
@@ -113,8 +144,9 @@ def _run(request: dict) -> int:
 
 
 def _wait_and_answer(connection: socket.socket) -> None:
-    """In a waiter: fork the run, wait for it, answer with its exit status."""
+    """In a waiter: fork the run, answer with its pid, wait for it, answer with its exit status."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    _die_with_parent()
     request = json.loads(connection.makefile().readline())
     pid = os.fork()
     if pid == 0:
@@ -124,6 +156,7 @@ def _wait_and_answer(connection: socket.socket) -> None:
             code = _run(request)
         finally:
             os._exit(code)
+    connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
     status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
     connection.sendall(json.dumps({"code": status}).encode() + b"\n")
 
@@ -137,6 +170,7 @@ def serve(address: str) -> None:
     import cnngrade.commands.grade  # noqa: F401
     import cnngrade.grader.plugin  # noqa: F401
 
+    _die_with_parent()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # waiters are reaped by the kernel
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
         listener.bind(address)
