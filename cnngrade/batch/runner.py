@@ -1,11 +1,13 @@
 """``cnngrade batch``: grade every student of a submissions folder, ``workers`` at a time.
 
 For each student of the shard (:mod:`.shards`): stage the entry (:mod:`.intake`; a submission that cannot
-be graded becomes a ``rejected`` row with the reason), then grade the staged copy with ``cnngrade grade``
-in a process of its own (forked from a warm process, :mod:`.warm`), sandboxed unless ``in_process``,
-stopped after ``timeout`` seconds. The score is read from the results.json that grading process wrote
-(the student's code runs in the sandbox, which sees only the staged copy); the student's folder is
-written whole (:func:`.gradebook.write_student`), and ``gradebook.csv`` rewritten after each student.
+be graded becomes a ``rejected`` row with the reason), then grade the staged copies ``per_process`` at a
+time with ``cnngrade grade`` (a process forked from a warm one, :mod:`.warm`; each submission runs in a
+sandbox of its own, unless ``in_process``), stopped after ``timeout`` seconds per student. Students a
+run did not grade (it ran past its time, or crashed) are graded again one by one, so one student's hang
+costs no one else their row. The score is read from the results.json the grading process wrote (the
+student's code runs in the sandbox, which sees only its staged copy); each student's folder is written
+whole (:func:`.gradebook.write_student`), and ``gradebook.csv`` rewritten after each student.
 
 A re-run skips a student whose record has the same fingerprint: sha256 of the entry's bytes, of the
 grader's code (cnngrade, graders/), of the lab (lab.toml, reference/) and of the grading options;
@@ -33,6 +35,7 @@ from cnngrade.batch.feedback import feedback_markdown, rejected_markdown
 from cnngrade.batch.gradebook import Record, read_records, write_gradebook, write_student
 from cnngrade.batch.intake import SKIPPED_DIRS, Entry, Limits, Rejected, list_entries, stage
 from cnngrade.batch.shards import WHOLE, Shard
+from cnngrade.grader.submissions import NAME_FIELD, Submissions
 from cnngrade.lab.config import LabConfig
 
 __all__ = ["BatchError", "BatchSettings", "Summary", "run_batch"]
@@ -62,6 +65,8 @@ class BatchSettings:
     in_process: bool = False
     pytest_args: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
+    #: students graded by one grading process (each in a sandbox of its own)
+    per_process: int = 4
 
     @property
     def lab_toml(self) -> Path:
@@ -144,6 +149,17 @@ def _tail(text: str) -> str:
     return text if len(text) <= TAIL else "..." + text[-TAIL:]
 
 
+@dataclass
+class _Student:
+    """A student on their way through the batch: their record so far, and once staged, what to grade."""
+
+    entry: Entry
+    record: Record
+    staging: Path
+    path: Path | None = None
+    results: dict = field(default_factory=dict)
+
+
 class _Batch:
     """One run of a batch: the settings, the runner, the records so far (guarded by a lock)."""
 
@@ -154,49 +170,58 @@ class _Batch:
         self.records = records
         self.lock = threading.Lock()
 
-    def grade(self, entry: Entry, fingerprint: str) -> Record:
-        """Stage, grade and record one student; every outcome ends in a written record."""
-        settings, started = self.settings, time.monotonic()
+    def prepare(self, entry: Entry, fingerprint: str) -> _Student:
+        """Stage one student's entry; a rejected one's record says why."""
+        settings = self.settings
         staging = atomic.new_dir(settings.out)
         record = Record(entry.name, entry.slug, entry.path.name, "error", fingerprint, backend=settings.backend,
                         reason="grading stopped before it ended (an error of cnngrade's)")
-        results: dict = {}
+        student = _Student(entry, record, staging)
+        started = time.monotonic()
+        (staging / entry.slug).mkdir()
         try:
-            (staging / "submission").mkdir()
-            try:
-                staged = stage(entry, staging / "submission", self.parts, settings.limits)
-            except Rejected as exc:
-                record.status, record.reason, record.backend = "rejected", str(exc), ""
-            else:
-                results = self._run(staged.path, staging, record)
+            student.path = stage(entry, staging / entry.slug, self.parts, settings.limits).path
+        except Rejected as exc:
+            record.status, record.reason, record.backend = "rejected", str(exc), ""
         except OSError as exc:  # reading the entry failed (a file removed meanwhile, permissions)
             record.status, record.reason = "error", f"{entry.path.name} could not be read ({exc})"
-        finally:
-            record.seconds = time.monotonic() - started
-            if record.status == "graded":
-                feedback = feedback_markdown(entry.name, results)
-            else:
-                results = {"score": 0.0, "output": record.reason, "tests": []}
-                feedback = rejected_markdown(entry.name, record.reason)
-            results["execution_time"] = round(record.seconds, 3)
-            write_student(settings.out, record, results, feedback)
-            shutil.rmtree(staging, ignore_errors=True)
-        return record
+        record.seconds = time.monotonic() - started
+        return student
 
-    def _run(self, path: Path, staging: Path, record: Record) -> dict:
-        """Grade ``path`` with ``cnngrade grade``; fill ``record``; the results.json it wrote."""
+    def grade(self, students: list[_Student]) -> None:
+        """Grade staged ``students`` in one ``cnngrade grade`` run (each in a sandbox of its own); those it
+        did not grade (it ran past its time, or crashed) are graded again one by one."""
         settings = self.settings
-        target = staging / "results.json"
-        command = [sys.executable, "-m", "cnngrade", "grade", str(path), "--graders", str(settings.graders),
-                   "--results-json", str(target), *(["--lab", str(settings.lab)] if settings.lab else []),
-                   *(["--in-process"] if settings.in_process else []), "--", *settings.pytest_args]
+        scratch = atomic.new_dir(settings.out)
         try:
-            completed = self.runner(command, cwd=staging, env=dict(os.environ), timeout=settings.timeout)
-        except subprocess.TimeoutExpired:
+            pattern = scratch / f"{NAME_FIELD}.json"
+            names = Submissions.from_options([s.path for s in students], str(pattern)).names
+            command = [sys.executable, "-m", "cnngrade", "grade", *(str(s.path) for s in students),
+                       "--graders", str(settings.graders), "--results-json", str(pattern),
+                       *(["--lab", str(settings.lab)] if settings.lab else []),
+                       *(["--in-process"] if settings.in_process else []), "--", *settings.pytest_args]
+            timeout = settings.timeout * len(students)
+            try:
+                completed = self.runner(command, cwd=scratch, env=dict(os.environ), timeout=timeout)
+            except subprocess.TimeoutExpired:
+                completed = None
+            for student, name in zip(students, names, strict=True):
+                self._read(student, Path(str(pattern).replace(NAME_FIELD, name)), completed)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        ungraded = [s for s in students if s.record.status != "graded"]
+        if len(students) > 1 and ungraded:
+            for student in ungraded:
+                self.grade([student])
+
+    def _read(self, student: _Student, target: Path, completed: subprocess.CompletedProcess | None) -> None:
+        """Fill ``student``'s record from the results.json its grading wrote (or say why there is none)."""
+        record = student.record
+        if completed is None:
             record.status = "timeout"
-            record.reason = (f"grading took more than {settings.timeout:g} s and was stopped (the machine may be "
-                             "busy, or the submission hangs): grade it again with a larger --timeout")
-            return {}
+            record.reason = (f"grading took more than {self.settings.timeout:g} s and was stopped (the machine may "
+                             "be busy, or the submission hangs): grade it again with a larger --timeout")
+            return
         try:
             results = json.loads(target.read_text(encoding="utf-8"))
             checks = {test["number"]: float(test["score"]) for test in results["tests"]}
@@ -205,11 +230,24 @@ class _Batch:
             record.status = "error"
             record.reason = (f"grading ended with exit status {completed.returncode} and no score: "
                              f"{_tail(completed.stderr or completed.stdout) or 'no output'}")
-            return {}
+            return
         record.status, record.score, record.max_score, record.checks = "graded", score, max_score, checks
-        record.reason = ""
-        record.backend = results.get("extra_data", {}).get("backend", settings.backend)
-        return results
+        record.reason, record.seconds = "", float(results.get("execution_time", 0.0))
+        record.backend = results.get("extra_data", {}).get("backend", self.settings.backend)
+        student.results = results
+
+    def finish(self, student: _Student) -> Record:
+        """Write the student's folder whole; drop their staging."""
+        record = student.record
+        if record.status == "graded":
+            results, feedback = student.results, feedback_markdown(record.student, student.results)
+        else:
+            results = {"score": 0.0, "output": record.reason, "tests": []}
+            feedback = rejected_markdown(record.student, record.reason)
+        results["execution_time"] = round(record.seconds, 3)
+        write_student(self.settings.out, record, results, feedback)
+        shutil.rmtree(student.staging, ignore_errors=True)
+        return record
 
 
 def _fresh(command: list[str], *, cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
@@ -255,8 +293,8 @@ def run_batch(settings: BatchSettings, runner: Runner | None = None,
             todo.append((entry, fingerprint))
     write_gradebook(settings.out, batch.records.values())
 
-    def one(item: tuple[Entry, str]) -> None:
-        record = batch.grade(*item)
+    def done(student: _Student) -> None:
+        record = batch.finish(student)
         with batch.lock:
             batch.records[record.slug] = record
             summary.counts[record.status] = summary.counts.get(record.status, 0) + 1
@@ -264,8 +302,24 @@ def run_batch(settings: BatchSettings, runner: Runner | None = None,
             if progress is not None:
                 progress(record, len(batch.records), len(mine), False)
 
+    def grade(students: list[_Student]) -> None:
+        try:
+            batch.grade(students)
+        finally:
+            for student in students:
+                done(student)
+
+    staged = []
+    for entry, fingerprint in todo:
+        student = batch.prepare(entry, fingerprint)
+        if student.path is None:
+            done(student)
+        else:
+            staged.append(student)
+    size = max(1, settings.per_process)
     with ThreadPoolExecutor(max(1, settings.workers), thread_name_prefix="cnngrade-batch") as pool:
-        for future in [pool.submit(one, item) for item in todo]:
+        chunks = [staged[i:i + size] for i in range(0, len(staged), size)]
+        for future in [pool.submit(grade, chunk) for chunk in chunks]:
             future.result()
     summary.records = dict(batch.records)
     summary.seconds = time.monotonic() - started

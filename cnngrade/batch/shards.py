@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["WHOLE", "Shard", "ShardError", "parse_shard", "shard_from_env"]
 
@@ -31,7 +31,7 @@ class Shard:
 
     index: int
     count: int
-    source: str = "--shard"
+    source: str = field(default="--shard", compare=False)
 
     def __post_init__(self) -> None:
         if self.count < 1 or not 1 <= self.index <= self.count:

@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="grade every student again, even those already graded")
     p.add_argument("--timeout", type=float, default=1800, metavar="S",
                    help="stop a student's grading after S seconds of wall-clock time (default 1800)")
+    p.add_argument("--per-process", type=int, default=4, metavar="K",
+                   help="students graded by one grading process, each in a sandbox of its own (default 4; 1 "
+                   "grades each alone)")
     p.add_argument("--lab", type=Path, metavar="DIR", help="grade another lab (DIR/lab.toml, DIR/reference)")
     p.add_argument("--graders", type=Path, default=default_dir("graders"), help="the grader suite")
     p.add_argument("--in-process", action="store_true",
@@ -85,12 +88,12 @@ def main(argv: list[str]) -> int:
     except ShardError as exc:
         print(f"cnngrade batch: {exc}", file=sys.stderr)
         return 2
-    if args.workers < 1 or args.timeout <= 0:
-        print("cnngrade batch: --workers must be at least 1 and --timeout more than 0", file=sys.stderr)
+    if args.workers < 1 or args.per_process < 1 or args.timeout <= 0:
+        print("cnngrade batch: --workers and --per-process must be at least 1, --timeout more than 0", file=sys.stderr)
         return 2
     lab = args.lab.resolve() if args.lab else None
     settings = BatchSettings(args.submissions, args.out, args.graders.resolve(), lab, args.workers, shard, args.force,
-                             args.timeout, args.in_process, tuple(pytest_args))
+                             args.timeout, args.in_process, tuple(pytest_args), per_process=args.per_process)
     if not args.in_process:
         from cnngrade.submission.isolated import sandbox
 

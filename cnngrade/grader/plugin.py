@@ -478,6 +478,8 @@ class ScoreCollector:
         self.config = config
         self.submissions = submissions
         self.boards = {name: Scoreboard() for name in submissions.names}
+        #: seconds each submission's checks took (setup, call and teardown): results.json's execution_time
+        self.seconds = dict.fromkeys(submissions.names, 0.0)
         #: pytest's reports of the warnings raised while grader checks ran, left out of its summary
         self.warnings: list[Any] = []
 
@@ -486,6 +488,7 @@ class ScoreCollector:
         if info is None:
             return
         submission, name, title, points, outcome, output, reported = info
+        self.seconds[submission] += report.duration
         self.boards[submission].record(report.nodeid, name, title, points, outcome, output, reported)
 
     @property
@@ -528,7 +531,8 @@ class ScoreCollector:
             for name, board in self.boards.items():
                 target = self.submissions.results_path(name)
                 if target is not None and board.results:
-                    board.write_json(target, extra_data={"backend": _backend_name(self.config)})
+                    board.write_json(target, extra_data={"backend": _backend_name(self.config)},
+                                     execution_time=round(self.seconds[name], 3))
             terminal = self.config.pluginmanager.get_plugin("terminalreporter")
             if terminal is not None:
                 self._print_report(terminal)

@@ -166,12 +166,13 @@ class Scoreboard:
         return [f"Self-reported: {points} of these points rest on what the submission says about itself, "
                 f"not on outputs the grader checked: {listed}."]
 
-    def gradescope(self, extra_data: dict | None = None) -> dict:
-        """Gradescope's results schema: score, max_score, one entry per check, and ``extra_data`` (how
-        the submission was run)."""
+    def gradescope(self, extra_data: dict | None = None, execution_time: float | None = None) -> dict:
+        """Gradescope's results schema: score, max_score, one entry per check, ``execution_time`` (its
+        checks' seconds) and ``extra_data`` (how the submission was run)."""
         return {
             "score": self.score,
             "max_score": self.max_score,
+            **({"execution_time": execution_time} if execution_time is not None else {}),
             **({"extra_data": extra_data} if extra_data else {}),
             "tests": [
                 {
@@ -189,9 +190,9 @@ class Scoreboard:
             ],
         }
 
-    def write_json(self, path: Path, extra_data: dict | None = None) -> None:
+    def write_json(self, path: Path, extra_data: dict | None = None, execution_time: float | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.gradescope(extra_data), indent=2) + "\n", encoding="utf-8")
+        path.write_text(json.dumps(self.gradescope(extra_data, execution_time), indent=2) + "\n", encoding="utf-8")
 
 
 def _problem(r: CheckResult) -> str:

@@ -1,0 +1,272 @@
+"""``cnngrade batch`` and ``cnngrade merge``: a generated class (tests/class_folder.py) of 30 students,
+graded with 2 workers in the sandbox, on the Net's cheaper checks (tests/class_folder.py's ``CHECKS``).
+
+The whole class is graded once (``graded_class``); a smaller one is killed with SIGKILL at random
+moments and finished, then graded again as three shards and merged: both must give the gradebook of the
+uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cnngrade.batch.gradebook import read_records
+from cnngrade.batch.intake import slug_of
+from cnngrade.batch.runner import BatchSettings, Summary, run_batch
+from cnngrade.batch.shards import Shard, ShardError, parse_shard, shard_from_env
+from cnngrade.grader.invocation import Grade, run_graders_on_each
+from tests.class_folder import CHECKS, REJECTED, gradable, rejected, write_class
+from tests.paths import ROOT
+from tests.sandboxes import sandbox_or_skip
+
+GRADERS = ROOT / "graders"
+#: the gradable students of the class that is killed, resumed and sharded
+SMALL = {"ada", "softmax", "blank"}
+
+
+@dataclass
+class ClassRun:
+    submissions: Path
+    out: Path
+    sources: dict[str, Path]
+    summary: Summary
+    #: the gradebook as the batch first wrote it
+    first_rows: dict[str, dict[str, str]]
+
+    def rows(self) -> dict[str, dict[str, str]]:
+        return read_gradebook(self.out)
+
+
+def read_gradebook(out: Path) -> dict[str, dict[str, str]]:
+    return {row["student"]: row for row in csv.DictReader(io.StringIO((out / "gradebook.csv").read_text()))}
+
+
+def without_seconds(rows: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    return {name: {k: v for k, v in row.items() if k != "seconds"} for name, row in rows.items()}
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory, warm) -> ClassRun:
+    sandbox_or_skip()
+    root = tmp_path_factory.mktemp("class")
+    sources = write_class(root / "submissions")
+    settings = BatchSettings(root / "submissions", root / "grades", GRADERS, workers=2, pytest_args=CHECKS,
+                             timeout=600)
+    summary = run_batch(settings, runner=warm)
+    return ClassRun(root / "submissions", root / "grades", sources, summary, read_gradebook(root / "grades"))
+
+
+def test_a_class_is_graded_into_one_row_per_student(graded_class):
+    rows = graded_class.rows()
+    students = len(graded_class.sources) + len(REJECTED)
+    assert students >= 30 and len(rows) == students and list(rows) == sorted(rows)
+    assert graded_class.summary.counts == {"graded": len(graded_class.sources), "rejected": len(REJECTED)}
+    header = next(csv.reader(io.StringIO((graded_class.out / "gradebook.csv").read_text())))
+    assert header == ["student", "score", "max_score", "test_net_builds", "test_parameter_count", "test_output_shape",
+                      "test_log_softmax", "status", "seconds", "backend", "reason"]
+    assert rows["ada"]["score"] == rows["ada"]["max_score"] == "35" and rows["ada"]["backend"].startswith("isolated")
+    assert rows["softmax"]["test_log_softmax"] == "0" and rows["blank"]["score"] == "0"
+    assert "submission_metadata" not in rows  # Gradescope's export manifest is not a student
+
+
+def test_every_row_equals_grading_that_submission_alone(graded_class, warm):
+    """Each distinct submission graded alone (one grading run of its own, isolated, the same checks)
+    scores what its students' rows say, check by check, though the batch grades 4 per run; hostile ones
+    included."""
+    sources = sorted(set(graded_class.sources.values()))
+
+    def alone(source: Path) -> Grade:
+        (grade,) = run_graders_on_each([source], GRADERS, "--isolated", *CHECKS, runner=warm, timeout=600).values()
+        return grade
+
+    with ThreadPoolExecutor(2) as pool:
+        grades = dict(zip(sources, pool.map(alone, sources), strict=True))
+    records = read_records(graded_class.out)
+    for student, source in graded_class.sources.items():
+        record, grade = records[slug_of(student)], grades[source]
+        assert record.status == "graded", (student, record.reason)
+        assert record.checks == {n: c["score"] for n, c in grade.checks.items()}, student
+        assert (record.score, record.max_score) == (grade.score, grade.max_score), student
+
+
+def test_each_bad_input_is_a_row_with_its_reason(graded_class):
+    rows = graded_class.rows()
+    for student, words in REJECTED.items():
+        row = rows[student]
+        assert row["status"] == "rejected" and row["score"] == "0" and row["max_score"] == "", row
+        assert words in row["reason"], row
+        feedback = (graded_class.out / slug_of(student) / "feedback.md").read_text()
+        assert feedback.startswith(f"# {student}: not graded") and words in " ".join(feedback.split())
+
+
+def test_each_student_gets_results_json_feedback_and_a_folder_of_their_own(graded_class):
+    out = graded_class.out
+    assert sorted(p.name for p in out.iterdir() if p.is_file()) == ["batch.json", "gradebook.csv"]
+    odd = "o'hara; rm -rf $HOME"
+    assert slug_of(odd).startswith("o_hara_rm_-rf_HOME-") and (out / slug_of(odd)).is_dir()
+    assert (out / slug_of("Zoë Ünal") / "results.json").is_file() and (out / "ada").is_dir()
+    results = json.loads((out / "softmax" / "results.json").read_text())
+    assert results["score"] == 25 and results["max_score"] == 35 and results["execution_time"] > 0
+    assert {t["number"]: t["status"] for t in results["tests"]}["test_log_softmax"] == "failed"
+    feedback = (out / "softmax" / "feedback.md").read_text()
+    assert feedback.startswith("# softmax: 25/35\n") and "## To fix" in feedback
+    assert "looks like softmax probabilities" in feedback and "- Net() builds with no arguments (5/5)" in feedback
+    forged = json.loads((out / "forge_results" / "results.json").read_text())
+    assert forged["score"] < 35  # what the submission wrote is not what the grader read
+
+
+def test_a_rerun_grades_only_what_changed(graded_class, warm):
+    settings = BatchSettings(graded_class.submissions, graded_class.out, GRADERS, workers=2, pytest_args=CHECKS)
+    before = graded_class.rows()
+    (graded_class.submissions / "softmax.py").write_text((ROOT / "reference" / "lab4_cnn.py").read_text())
+    summary = run_batch(settings, runner=warm)
+    assert summary.counts == {"skipped": len(before) - 1, "graded": 1}
+    after = graded_class.rows()
+    assert after["softmax"]["score"] == "35" and without_seconds(after) | {"softmax": None} == \
+        without_seconds(before) | {"softmax": None}
+
+
+# --------------------------------------------------------------------------- killed, resumed, sharded
+
+
+@pytest.fixture(scope="module")
+def small_class(tmp_path_factory) -> Path:
+    """Three gradable students of the class, and every bad input."""
+    root = tmp_path_factory.mktemp("small") / "submissions"
+    root.mkdir()
+    gradable(root, only=SMALL)
+    rejected(root)
+    return root
+
+
+def batch_command(submissions: Path, out: Path, *options: str) -> list[str]:
+    return [sys.executable, "-m", "cnngrade", "batch", str(submissions), "--out", str(out), "--workers", "2",
+            *options, "--", *CHECKS]
+
+
+def assert_whole(out: Path) -> None:
+    """Every file under a final name is whole: JSON parses, the gradebook has its header and full rows."""
+    for path in out.rglob("*"):
+        if any(part.startswith(".partial-") for part in path.relative_to(out).parts) or not path.is_file():
+            continue
+        if path.suffix == ".json":
+            json.loads(path.read_text())
+        elif path.name == "gradebook.csv":
+            rows = list(csv.reader(io.StringIO(path.read_text())))
+            assert rows[0][0] == "student" and all(len(row) == len(rows[0]) for row in rows)
+        elif path.name == "feedback.md":
+            assert path.read_text().startswith("# ") and path.read_text().endswith("\n")
+
+
+@pytest.fixture(scope="module")
+def resumed_small_class(graded_class, small_class, tmp_path_factory) -> Path:
+    """The small class's output folder after its batch was killed with SIGKILL at 3 random moments (each
+    time checked for files that are not whole), then run to its end."""
+    out = tmp_path_factory.mktemp("resumed") / "grades"
+    for moment in random.Random(4660).sample([1.5, 2.5, 3.5, 4.5, 6.0], 3):
+        process = subprocess.Popen(batch_command(small_class, out), stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(moment)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        if out.exists():
+            assert_whole(out)
+    finished = subprocess.run(batch_command(small_class, out), capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr
+    (out / "stderr.txt").write_text(finished.stderr)
+    return out
+
+
+def test_a_batch_killed_at_random_moments_resumes_to_the_same_gradebook(graded_class, resumed_small_class):
+    out = resumed_small_class
+    assert not list(out.glob(".partial-*"))
+    rows = without_seconds(read_gradebook(out))
+    assert rows == {name: row for name, row in without_seconds(graded_class.first_rows).items()
+                    if name in SMALL | set(REJECTED)}
+    lines = (out / "stderr.txt").read_text().splitlines()  # not a terminal: a line per student, with progress
+    assert any(line.startswith(f"[{len(rows)}/{len(rows)}] ") and "ETA 0:00" in line for line in lines), lines
+
+
+def test_three_shards_merged_equal_the_whole_class(small_class, resumed_small_class, tmp_path, warm):
+    """Shard 2/3 from GitLab's variables (the command reads them), 1/3 and 3/3 given; merged, they are the
+    whole class's gradebook; a missing shard and a shard given twice are refused."""
+    for k in (1, 3):
+        run_batch(BatchSettings(small_class, tmp_path / f"shard{k}", GRADERS, shard=Shard(k, 3), workers=2,
+                                pytest_args=CHECKS), runner=warm)
+    run = subprocess.run(batch_command(small_class, tmp_path / "shard2"), capture_output=True, text=True,
+                         env={**os.environ, "CI_NODE_INDEX": "2", "CI_NODE_TOTAL": "3"}, timeout=600)
+    assert run.returncode == 0 and "cnngrade batch: shard 2/3 (from GitLab's" in run.stderr, run.stderr
+    shards = [str(tmp_path / f"shard{k}") for k in (1, 2, 3)]
+    merge = [sys.executable, "-m", "cnngrade", "merge"]
+    merged = subprocess.run([*merge, *shards, "--out", str(tmp_path / "merged")], capture_output=True, text=True)
+    assert merged.returncode == 0, merged.stderr
+    assert without_seconds(read_gradebook(tmp_path / "merged")) == without_seconds(read_gradebook(resumed_small_class))
+    gap = subprocess.run([*merge, *shards[:2], "--out", str(tmp_path / "m2")], capture_output=True, text=True)
+    assert gap.returncode == 1 and "shard 3/3 is missing (a gap): grade it with" in gap.stderr
+    overlap = subprocess.run([*merge, *shards, shards[0], "--out", str(tmp_path / "m3")], capture_output=True,
+                             text=True)
+    assert overlap.returncode == 1 and "shard 1/3 is given twice" in overlap.stderr
+
+
+# --------------------------------------------------------------------------- shards, commands, runs
+
+
+def test_shards_come_from_the_option_or_the_job_engine():
+    assert parse_shard("2/3") == Shard(2, 3)
+    assert shard_from_env({"SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_COUNT": "4"}) == Shard(1, 4, "x")
+    assert shard_from_env({"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "4",
+                           "SLURM_ARRAY_TASK_MIN": "1"}).index == 4
+    assert shard_from_env({"JOB_COMPLETION_INDEX": "0", "CNNGRADE_SHARDS": "2"}) == Shard(1, 2, "x")
+    assert shard_from_env({"CI_NODE_INDEX": "3", "CI_NODE_TOTAL": "3"}) == Shard(3, 3, "x")
+    assert shard_from_env({}) is None
+    for bad, words in [("3", "expected K/N"), ("4/3", "needs 1 <= K <= N"), ("0/2", "needs 1 <= K <= N")]:
+        with pytest.raises(ShardError, match=words):
+            parse_shard(bad)
+    with pytest.raises(ShardError, match=r"not \$CNNGRADE_SHARDS"):
+        shard_from_env({"JOB_COMPLETION_INDEX": "1"})
+    names = [f"student{i}" for i in range(300)]
+    parts = [{n for n in names if Shard(k, 3).holds(n)} for k in (1, 2, 3)]
+    assert set().union(*parts) == set(names) and sum(map(len, parts)) == 300 and min(map(len, parts)) > 70
+    more = [{n for n in [*names, "newcomer"] if Shard(k, 3).holds(n)} for k in (1, 2, 3)]
+    assert [p - {"newcomer"} for p in more] == parts  # a new student moves no one else
+
+
+def test_bad_folders_are_refused_saying_why(tmp_path):
+    (tmp_path / "class").mkdir()
+    for arguments, words in [([str(tmp_path / "nope"), "--out", str(tmp_path / "o")], "no such folder"),
+                             ([str(tmp_path / "class"), "--out", str(tmp_path / "class" / "grades")],
+                              "is inside"),
+                             ([str(tmp_path / "class"), "--out", str(tmp_path / "o"), "--shard", "5/3"],
+                              "needs 1 <= K <= N")]:
+        run = subprocess.run([sys.executable, "-m", "cnngrade", "batch", *arguments, "--in-process"],
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 2 and words in run.stderr, run.stderr
+
+
+def test_a_run_past_its_timeout_is_killed_with_its_processes(tmp_path, corpus):
+    (tmp_path / "test_sleeps.py").write_text("import os, subprocess, time\n\ndef test_sleeps():\n"
+                                             "    subprocess.Popen(['sleep', '600'])\n"
+                                             "    open('pid', 'w').write(str(os.getpid()))\n    time.sleep(600)\n")
+    with pytest.raises(subprocess.TimeoutExpired):
+        corpus.warm.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_sleeps.py"],
+                        cwd=tmp_path, env=None, timeout=2)
+    pid = int((tmp_path / "pid").read_text())
+    time.sleep(0.5)
+    assert not Path(f"/proc/{pid}").exists()
+    in_session = subprocess.run(["pgrep", "-s", str(pid)], capture_output=True, text=True).stdout.split()
+    living = [p for p in in_session if Path(f"/proc/{p}/stat").is_file()
+              and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]  # not a zombie
+    assert living == []
