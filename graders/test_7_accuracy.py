@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from cnngrade.grader.accuracy import evaluate
-from cnngrade.grader.feedback import expect, fail, measured
+from cnngrade.grader.feedback import data, expect, fail, measured
 from cnngrade.grader.inputs import Inputs
 from cnngrade.submission.errors import SubmissionError
 from cnngrade.submission.handle import Submission
@@ -49,6 +49,7 @@ def test_learns(submission, lab, dataset, request):
     expect(predictions.shape == test.labels.shape,
            f"Net gave {tuple(predictions.shape)} predictions for {len(test)} test images.")
     evaluation = evaluate(predictions, test.labels, len(test.classes))
+    data(request, accuracy=evaluation.accuracy, confusion=evaluation.confusion.tolist(), classes=list(test.classes))
     measured(request, f"Trained with the harness's recipe, Net reaches {evaluation.accuracy:.2%} accuracy on the "
                       f"{name} test set ({limits['min_accuracy']:.2%} needed).")
     expect(evaluation.accuracy >= limits["min_accuracy"],

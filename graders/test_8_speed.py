@@ -13,7 +13,7 @@ import torch
 
 from cnngrade.grader.architecture import Architecture
 from cnngrade.grader.equivalence import eval_verdict, match_parameters
-from cnngrade.grader.feedback import expect, fail, measured
+from cnngrade.grader.feedback import data, expect, fail, measured
 from cnngrade.grader.inputs import Inputs
 from cnngrade.grader.speed import admit, compare_fps, fresh_batches, output_problem
 from cnngrade.submission.handle import Submission
@@ -88,6 +88,7 @@ def test_inference_speed(submission, reference_submission, lab, images, speed_be
     floor = settings.get("min_fps", {}).get(device, 0)
     figures = (f"Net runs at {result.student_fps:,.0f} images/s, the reference at {result.reference_fps:,.0f} "
                f"images/s (ratio {result.ratio:.2f}; batch {n}, median of {settings['repeats']}).")
+    data(request, fps=result.student_fps, reference_fps=result.reference_fps, ratio=result.ratio)
     measured(request, f"{figures} At least {settings['fps_ratio']:g} is needed.")
     expect(result.ratio >= settings["fps_ratio"],
            f"{figures} At least {settings['fps_ratio']:g} is needed: look for Python loops over images "

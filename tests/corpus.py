@@ -378,7 +378,9 @@ def lab_submissions(lab: str) -> Submissions:
     return listed(LABS / lab / "reference", LABS / lab / "student_templates", *buggy)
 
 
-#: the CIFAR-10 lab's buggy submissions that train: the others get the Net checks
+#: the checks the CIFAR-10 lab's other buggy submissions get (each fails one of them)
+CIFAR_NET_CHECKS = "test_parameter_count or test_architecture or test_dropout_placement"
+#: the CIFAR-10 lab's buggy submissions that train: the others get CIFAR_NET_CHECKS
 CIFAR_LEARNS = ("zeros_init",)
 #: where a CIFAR-10 lab group writes its generated dataset (torchvision's layout), in its scratch folder
 CIFAR_DATA = "cifar10-data"
@@ -469,7 +471,7 @@ GROUPS: dict[str, Group] = {
     "lab_cifar": Group(cifar_submissions(learns=True), options=("--lab", str(LABS / "cifar10-cnn"), "--data-root",
                                                                   CIFAR_DATA), cost=35),
     "lab_cifar_net": Group(cifar_submissions(learns=False), files=NET_GRADERS,
-                           options=("--lab", str(LABS / "cifar10-cnn")), cost=25),
+                           options=("--lab", str(LABS / "cifar10-cnn"), "-k", CIFAR_NET_CHECKS), cost=20),
     # what a student sees (tests/test_feedback.py): the reference graded as a student runs it (-v cancels
     # the -q of run_graders_on_each: `pytest graders --submission reference`), the notebook template alone
     # (Net only: three parts missing), and two first-attempt mistakes in pooling and conv math

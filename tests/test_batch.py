@@ -13,6 +13,7 @@ import io
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +29,7 @@ from cnngrade.batch.intake import slug_of
 from cnngrade.batch.runner import BatchSettings, Summary, run_batch
 from cnngrade.batch.shards import Shard, ShardError, parse_shard, shard_from_env
 from cnngrade.grader.invocation import Grade, run_graders_on_each
-from tests.class_folder import CHECKS, REJECTED, gradable, rejected, write_class
+from tests.class_folder import CHECKS, HOSTILE, REJECTED, gradable, rejected, write_class
 from tests.paths import ROOT
 from tests.sandboxes import sandbox_or_skip
 
@@ -83,13 +84,14 @@ def test_a_class_is_graded_into_one_row_per_student(graded_class):
 
 
 def test_every_row_equals_grading_that_submission_alone(graded_class, warm):
-    """Each distinct submission graded alone (one grading run of its own, isolated, the same checks)
-    scores what its students' rows say, check by check, though the batch grades 4 per run; hostile ones
-    included."""
+    """Each distinct submission graded alone (one grading run of its own, the same checks; isolated for
+    the hostile ones, in-process for the others) scores what its students' rows say, check by check,
+    though the batch grades 4 per run, each sandboxed."""
     sources = sorted(set(graded_class.sources.values()))
 
     def alone(source: Path) -> Grade:
-        (grade,) = run_graders_on_each([source], GRADERS, "--isolated", *CHECKS, runner=warm, timeout=600).values()
+        isolated = ("--isolated",) if source.parent == HOSTILE else ()  # trusted code: in-process is cheaper
+        (grade,) = run_graders_on_each([source], GRADERS, *isolated, *CHECKS, runner=warm, timeout=600).values()
         return grade
 
     with ThreadPoolExecutor(2) as pool:
@@ -270,3 +272,53 @@ def test_a_run_past_its_timeout_is_killed_with_its_processes(tmp_path, corpus):
     living = [p for p in in_session if Path(f"/proc/{p}/stat").is_file()
               and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]  # not a zombie
     assert living == []
+
+
+# --------------------------------------------------------------------------- the class report
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None and os.geteuid() != 0:
+        pytest.skip("no chromium here (`./run test` installs Debian's chromium when run as root)")
+    assert found, "chromium is not installed: `apt-get install chromium` (./run test does it as root)"
+    return found
+
+
+def test_the_class_report_opens_in_a_browser_offline(graded_class, tmp_path):
+    """report.html in headless Chromium: its screenshot is taken, its DOM has the histogram and one row per
+    student, and the console shows no error (nothing it needs is fetched: it is self-contained)."""
+    run = subprocess.run([sys.executable, "-m", "cnngrade", "report", str(graded_class.out)], capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    page = (graded_class.out / "report.html").as_uri()
+    browser = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
+               "--window-size=1200,1600"]
+    shot = subprocess.run([*browser, f"--screenshot={tmp_path / 'report.png'}", page], capture_output=True,
+                          text=True, timeout=120)
+    assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", shot.stderr
+    dom = subprocess.run([*browser, "--dump-dom", page], capture_output=True, text=True, timeout=120)
+    assert dom.stdout.count('class="student-row"') == len(graded_class.first_rows)
+    assert '<img id="histogram" alt="Histogram' in dom.stdout and 'src="data:image/png;base64,' in dom.stdout
+    assert "Zoë Ünal" in dom.stdout and "o'hara; rm -rf $HOME" in dom.stdout.replace("&#39;", "'")
+    console = [line for line in shot.stderr.splitlines() + dom.stderr.splitlines() if "CONSOLE" in line]
+    assert console == [], console
+
+
+def test_a_students_section_shows_the_confusion_matrix_of_learns(tmp_path):
+    """A student whose "learns" check recorded its confusion matrix gets it as a table in their section;
+    a name with markup is shown as text."""
+    from cnngrade.batch.gradebook import Record, write_student
+    from cnngrade.batch.report import write_report
+
+    results = {"score": 0, "max_score": 15, "tests": [
+        {"name": "Net learns", "number": "test_learns", "score": 0, "max_score": 15, "status": "failed",
+         "output": "Net reaches 50.00% accuracy", "extra_data": {"accuracy": 0.5, "confusion": [[3, 1], [2, 2]],
+                                                                 "classes": ["cat", "dog"]}}]}
+    name = "<script>alert(1)</script>"
+    write_student(tmp_path, Record(name, slug_of(name), name, "graded", "x", 0, 15, {"test_learns": 0}, 1.0,
+                                   "isolated (fork)"), results, "# feedback\n")
+    html = write_report(tmp_path).read_text()
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert 'Confusion matrix of the "learns" check' in html or "Confusion matrix of the &#34;learns&#34;" in html
+    assert "<th>cat</th><th>dog</th>" in html and "rgba(59, 115, 185, 0.75)" in html

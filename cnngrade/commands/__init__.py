@@ -6,7 +6,9 @@
 * ``cnngrade new``: :mod:`.new`, scaffold a lab;
 * ``cnngrade check-lab``: :mod:`.check_lab`, check that a lab is ready to grade;
 * ``cnngrade batch``: :mod:`.batch`, grade a whole class into a gradebook;
-* ``cnngrade merge``: :mod:`.merge`, join the gradebooks of a class's shards.
+* ``cnngrade merge``: :mod:`.merge`, join the gradebooks of a class's shards;
+* ``cnngrade report``: :mod:`.report`, a class's HTML report;
+* ``cnngrade gradescope``: :mod:`.gradescope`, Gradescope's autograder.zip.
 
 Each verb's module is imported only when that verb runs.
 """
@@ -30,6 +32,8 @@ VERBS = {
     "check-lab": ("cnngrade.commands.check_lab", "check a lab: its lab.toml, its templates, its reference's marks"),
     "batch": ("cnngrade.commands.batch", "grade a whole class: per-student results and feedback, a gradebook"),
     "merge": ("cnngrade.commands.merge", "join the output folders of a class's shards into one gradebook"),
+    "report": ("cnngrade.commands.report", "write a batch's report.html: the class at a glance"),
+    "gradescope": ("cnngrade.commands.gradescope", "build Gradescope's autograder.zip for the lab"),
 }
 
 

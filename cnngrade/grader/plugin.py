@@ -39,6 +39,7 @@ import torch
 from cnngrade.data import DataError, Split, load_dataset
 from cnngrade.grader.checks import check_property
 from cnngrade.grader.feedback import (
+    DATA,
     MEASURED,
     SELF_REPORTED,
     answer_uses,
@@ -359,6 +360,21 @@ def _in_lab_terms(config: pytest.Config, text: str) -> str:
     return text if name == "Net" else _NET.sub(name, text)
 
 
+#: Gradescope's visibility values, for ``[visibility]`` of lab.toml
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+
+
+def _visibility(config: pytest.Config, check: str) -> str:
+    """The check's Gradescope visibility: ``[visibility]`` of lab.toml (by check name), else visible."""
+    try:
+        value = lab_config(config).get(f"visibility.{check}", "visible")
+    except ConfigError:
+        return "visible"
+    if value not in VISIBILITIES:
+        raise ConfigError(f"[visibility] {check} = {value!r} in lab.toml: choose one of {', '.join(VISIBILITIES)}")
+    return value
+
+
 def _check(item: pytest.Item, submission: str | None) -> tuple[str, str]:
     """The check's name and title, without the submission's name: ``("test_answer[Q6A]", "Answer: Q6A")``."""
     doc = getattr(getattr(item, "obj", None), "__doc__", None)
@@ -408,7 +424,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         if report.failed and outcome != "error":
             report.longrepr = output
         reported = dict(item.user_properties).get(SELF_REPORTED, "")
-        report.cnngrade = (submission, check, title, points, outcome, output, reported)
+        figures = {k: v for name, values in item.user_properties if name == DATA for k, v in values.items()}
+        report.cnngrade = (submission, check, title, points, outcome, output, reported, figures,
+                           _visibility(item.config, check.split("[", 1)[0]))
     return report
 
 
@@ -487,9 +505,10 @@ class ScoreCollector:
         info = getattr(report, "cnngrade", None)
         if info is None:
             return
-        submission, name, title, points, outcome, output, reported = info
+        submission, name, title, points, outcome, output, reported, figures, visibility = info
         self.seconds[submission] += report.duration
-        self.boards[submission].record(report.nodeid, name, title, points, outcome, output, reported)
+        self.boards[submission].record(report.nodeid, name, title, points, outcome, output, reported, figures,
+                                       visibility)
 
     @property
     def every_check(self) -> bool:

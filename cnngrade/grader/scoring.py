@@ -47,6 +47,10 @@ class CheckResult:
     output: str = ""
     #: why the verdict rests on what the submission reports about itself ("" where it does not)
     self_reported: str = ""
+    #: figures the check measured, for programs (results.json's ``extra_data``: accuracy, confusion, fps)
+    data: dict = field(default_factory=dict)
+    #: Gradescope's visibility of the check (``[visibility]`` of lab.toml)
+    visibility: str = "visible"
 
     @property
     def score(self) -> float:
@@ -61,11 +65,12 @@ class Scoreboard:
     results: dict[str, CheckResult] = field(default_factory=dict)
 
     def record(self, nodeid: str, name: str, title: str, points: float, outcome: str, output: str,
-               self_reported: str = "") -> None:
+               self_reported: str = "", data: dict | None = None, visibility: str = "visible") -> None:
         """Fold one phase's outcome (setup, call, teardown: ``passed``, ``failed``, ``skipped`` or ``error``)
         into the check's result: an error outweighs a failure, which outweighs a skip."""
-        result = self.results.setdefault(nodeid, CheckResult(nodeid, name, title, points))
+        result = self.results.setdefault(nodeid, CheckResult(nodeid, name, title, points, visibility=visibility))
         result.self_reported = result.self_reported or self_reported
+        result.data.update(data or {})
         if outcome == "error" and result.status != "error":
             result.status, result.output = "error", output
         elif outcome == "failed" and result.status not in ("failed", "error"):
@@ -182,9 +187,10 @@ class Scoreboard:
                     "max_score": r.max_score,
                     "status": "passed" if r.status == "passed" else "failed",
                     "output": r.output,
-                    "visibility": "visible",
-                    **({"tags": [SELF_REPORTED_TAG], "extra_data": {"self_reported": r.self_reported}}
-                       if r.self_reported else {}),
+                    "visibility": r.visibility,
+                    **({"tags": [SELF_REPORTED_TAG]} if r.self_reported else {}),
+                    **({"extra_data": {**r.data, **({"self_reported": r.self_reported} if r.self_reported else {})}}
+                       if r.data or r.self_reported else {}),
                 }
                 for r in self.counted
             ],

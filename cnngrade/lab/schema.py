@@ -22,6 +22,7 @@ KNOWN: dict[str, Any] = {
             "input_mean", "input_std", "classes", "batch_sizes", "output"},
     "architecture": {"layers"},
     "points": ANY,
+    "visibility": ANY,
     "release": {"notebooks"},
     "train": {"optimizer", "lr", "momentum", "batch_size", "epochs", "max_samples", "schedule", "seed",
               "max_cpu_seconds", "threads"},
