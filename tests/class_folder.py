@@ -72,10 +72,10 @@ def gradable(root: Path, only: set[str] | None = None) -> dict[str, Path]:
         "ada.py": (REFERENCE, root / "ada.py"),  # beside the folder ada/: both keep their full names
         "Ana María": (REFERENCE, root / "Ana María"),
         "raw": (BUGGY / "raw_logits", root / "raw.zip"),
-        **{bug: (BUGGY / bug, root / bug) for bug in ("wrong_channels", "raw_logits", "frozen_layer",
-                                                      "log_softmax_dim0")},
-        **{attack: (HOSTILE / attack, root / attack) for attack in ("exit_at_import", "forge_results",
-                                                                    "steal_reference")},
+        "Ngũgĩ wa Thiong'o": (BUGGY / "raw_logits", root / "Ngũgĩ wa Thiong'o"),
+        "back`tick`": (TEMPLATES, root / "back`tick`"),
+        **{bug: (BUGGY / bug, root / bug) for bug in ("raw_logits", "frozen_layer", "log_softmax_dim0")},
+        **{attack: (HOSTILE / attack, root / attack) for attack in ("exit_at_import", "forge_results")},
     }
     made = {}
     for name, (source, entry) in students.items():

@@ -378,24 +378,22 @@ def lab_submissions(lab: str) -> Submissions:
     return listed(LABS / lab / "reference", LABS / lab / "student_templates", *buggy)
 
 
-#: the checks the CIFAR-10 lab's other buggy submissions get (each fails one of them)
-CIFAR_NET_CHECKS = "test_parameter_count or test_architecture or test_dropout_placement"
-#: the CIFAR-10 lab's buggy submissions that train: the others get CIFAR_NET_CHECKS
-CIFAR_LEARNS = ("zeros_init",)
+#: the checks the CIFAR-10 lab's buggy submissions get (each fails one of them; the net that starts from
+#: zero weights passes those of what it computes and fails "learns")
+CIFAR_NET_CHECKS = ("test_parameter_count or test_architecture or test_dropout_placement or "
+                    "test_every_parameter_gets_gradient or (test_learns and zeros_init)")
 #: where a CIFAR-10 lab group writes its generated dataset (torchvision's layout), in its scratch folder
 CIFAR_DATA = "cifar10-data"
 
 
-def cifar_submissions(learns: bool) -> Submissions:
-    """The CIFAR-10 lab's submissions: with ``learns``, its reference, template and the buggy ones of
-    :data:`CIFAR_LEARNS`, after writing the small generated CIFAR-10 (tests/cifar_data.py) into the group's
-    scratch folder; else the other buggy ones."""
+def cifar_submissions(full: bool) -> Submissions:
+    """The CIFAR-10 lab's submissions, after writing the small generated CIFAR-10 (tests/cifar_data.py)
+    into the group's scratch folder: with ``full``, its reference and templates (graded on every check),
+    else its buggy ones."""
     def submissions(scratch: Path) -> list[Path]:
-        if learns:
-            write_cifar10_like(scratch / CIFAR_DATA)
-        lab = "cifar10-cnn"
-        everything = lab_submissions(lab)(scratch)
-        return [p for p in everything if (p.name in CIFAR_LEARNS or p.parent.parent == LABS) == learns]
+        write_cifar10_like(scratch / CIFAR_DATA)
+        everything = lab_submissions("cifar10-cnn")(scratch)
+        return [p for p in everything if (p.parent.parent == LABS) == full]
     return submissions
 
 
@@ -468,10 +466,11 @@ GROUPS: dict[str, Group] = {
     "lab_mlp": Group(lab_submissions("mlp-mnist"), options=("--lab", str(LABS / "mlp-mnist")), cost=35),
     "lab_report": Group(lab_submissions("report-cnn"), options=("--lab", str(LABS / "report-cnn"), "-k",
                                                                 REPORT_CNN_CHECKS), cost=35),
-    "lab_cifar": Group(cifar_submissions(learns=True), options=("--lab", str(LABS / "cifar10-cnn"), "--data-root",
+    "lab_cifar": Group(cifar_submissions(full=True), options=("--lab", str(LABS / "cifar10-cnn"), "--data-root",
                                                                   CIFAR_DATA), cost=35),
-    "lab_cifar_net": Group(cifar_submissions(learns=False), files=NET_GRADERS,
-                           options=("--lab", str(LABS / "cifar10-cnn"), "-k", CIFAR_NET_CHECKS), cost=20),
+    "lab_cifar_net": Group(cifar_submissions(full=False), files=(*NET_GRADERS, "test_7_accuracy.py"),
+                           options=("--lab", str(LABS / "cifar10-cnn"), "--data-root", CIFAR_DATA, "-k",
+                                    CIFAR_NET_CHECKS), cost=25),
     # what a student sees (tests/test_feedback.py): the reference graded as a student runs it (-v cancels
     # the -q of run_graders_on_each: `pytest graders --submission reference`), the notebook template alone
     # (Net only: three parts missing), and two first-attempt mistakes in pooling and conv math

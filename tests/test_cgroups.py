@@ -201,3 +201,22 @@ def test_a_grading_process_killed_by_sigkill_leaves_no_sandbox_behind():
     assert started["pids"], "the child had no process in its cgroup"
     wait_for(lambda: not any(os.path.exists(p) for p in started["paths"]))
     wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in started["pids"]))  # reaped too
+
+
+def test_empty_cgroups_of_killed_graders_are_swept_and_no_others():
+    """A grading process killed by SIGKILL leaves its children's cgroups, empty: the next grading
+    process removes those (their grader's pid no longer runs), never one of a running grader."""
+    found = cgroups_or_skip()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    left = [os.path.join(parent, f"{cgroups.PREFIX}{dead}-7") for parent in found.parents]
+    alive = [os.path.join(parent, f"{cgroups.PREFIX}{os.getpid()}-999") for parent in found.parents]
+    for path in left + alive:
+        os.mkdir(path)
+    try:
+        assert cgroups.sweep(found) >= len(left)
+        assert not any(os.path.exists(path) for path in left) and all(os.path.exists(path) for path in alive)
+    finally:
+        for path in left + alive:
+            if os.path.exists(path):
+                os.rmdir(path)

@@ -13,7 +13,8 @@ A :class:`Cgroup` is made before its child starts, and the child's first process
 runs anything else (:meth:`Cgroup.command`), so every process of the sandbox is born inside it; none
 can leave (the sandbox has no /sys and no capability). Its directories are named
 ``cnngrade-PID-N`` (PID: the grading process's); :meth:`Cgroup.remove` deletes them when the child
-has ended (a grading process killed by SIGKILL leaves them, empty: :func:`leftovers` lists them).
+has ended (a grading process killed by SIGKILL leaves them, empty: :func:`leftovers` lists them, and
+the next grading process's :func:`hierarchy` removes them).
 """
 
 from __future__ import annotations
@@ -188,6 +189,7 @@ def hierarchy() -> Hierarchy | str:
     found = _find()
     if isinstance(found, str):
         return found
+    sweep(found)
     if found.version == 2:  # the controllers of the cgroups it makes (already so where the parent has others)
         try:
             _write(found.parents[0], "cgroup.subtree_control", "+memory +pids")
@@ -262,6 +264,20 @@ def leftovers(parent: str) -> list[str]:
         return []
     return sorted(name for name in names if (match := re.fullmatch(rf"{PREFIX}(\d+)-\w+", name))
                   and not os.path.exists(f"/proc/{match.group(1)}"))
+
+
+def sweep(found: Hierarchy) -> int:
+    """Remove the empty cgroups that grading processes killed by SIGKILL left (:func:`leftovers`; one
+    whose processes still run cannot be removed, and stays); how many were removed."""
+    removed = 0
+    for parent in found.parents:
+        for name in leftovers(parent):
+            try:
+                os.rmdir(os.path.join(parent, name))
+                removed += 1
+            except OSError:
+                pass
+    return removed
 
 
 def describe(memory: int, gpu: bool = False) -> str:
