@@ -1,0 +1,51 @@
+"""ci/: the GitHub Classroom workflow and the GitLab pipeline run commands that exist, on grader files
+that exist, and each Classroom test is worth the points of the checks it runs on the reference."""
+
+from __future__ import annotations
+
+import ast
+import re
+import shlex
+
+import pytest
+import yaml
+
+from tests.paths import ROOT
+
+GRADERS = ROOT / "graders"
+
+
+def checks_of(file: str) -> set[str]:
+    """The check functions a grader file defines."""
+    tree = ast.parse((GRADERS / file).read_text())
+    return {node.name for node in tree.body if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
+
+
+@pytest.mark.grades("reference")
+def test_each_classroom_test_is_worth_its_checks_points(corpus):
+    workflow = yaml.safe_load((ROOT / "ci" / "github-classroom.yml").read_text())
+    steps = workflow["jobs"]["run-autograding-tests"]["steps"]
+    graders = [s for s in steps if s.get("uses", "").startswith("classroom-resources/autograding-command-grader")]
+    reporter = next(s for s in steps if "autograding-grading-reporter" in s.get("uses", ""))
+    assert reporter["with"]["runners"].split(",") == [s["id"] for s in graders]
+    reference = corpus.grade("reference")
+    covered: set[str] = set()
+    for step in graders:
+        words = shlex.split(step["with"]["command"])
+        assert words[0] == "pytest" and "--isolated" in words and "--submission" in words
+        files = [w.removeprefix("graders/") for w in words if w.startswith("graders/")]
+        assert all((GRADERS / f).is_file() for f in files), files
+        names = set().union(*(checks_of(f) for f in files))
+        points = sum(c["max_score"] for name, c in reference.checks.items() if re.sub(r"\[.*", "", name) in names)
+        assert step["with"]["max-score"] == points, (step["id"], points)
+        covered |= names
+    assert covered == set().union(*(checks_of(p.name) for p in GRADERS.glob("test_*.py")))  # every check
+
+
+def test_the_gitlab_pipeline_runs_the_commands_it_documents():
+    pipeline = yaml.safe_load((ROOT / "ci" / "gitlab-ci.yml").read_text())
+    assert pipeline["grade"]["artifacts"]["reports"]["junit"] == "report.xml"
+    assert any("--junitxml=report.xml" in line for line in pipeline["grade"]["script"])
+    assert pipeline["class"]["parallel"] == 4
+    merge = " ".join(pipeline["gradebook"]["script"])
+    assert "cnngrade merge grades-1 grades-2 grades-3 grades-4 --out grades" in merge and "cnngrade report" in merge
