@@ -32,6 +32,13 @@ def _corpus(config: pytest.Config) -> Corpus:
     return config.stash[_corpus_key]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that read corpus gradings run last (in their order): until then the corpus grades in the
+    background while this process runs every test that needs none, instead of waiting for a grading
+    that has not started yet."""
+    items.sort(key=lambda item: item.get_closest_marker("grades") is not None)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     wanted = [group for item in session.items for marker in item.iter_markers("grades") for group in marker.args]
     unknown = set(wanted) - set(GROUPS)
