@@ -35,6 +35,11 @@ REJECTED = {
     "linked_file": "lab4_cnn.py is a symbolic link; submit the file itself",
     "not_a_zip": "not_a_zip.zip is not a zip file that can be read",
     "nothing_to_grade": "holds no .py file or notebook at its top level",
+    "windows_path": "'C:\\\\temp\\\\lab4_cnn.py', a path outside the archive's folder",
+    "only_macosx": "only_macosx.zip holds no file",
+    "report.pdf": "report.pdf is not a folder, a .py file, a .ipynb notebook or a .zip of those",
+    "pycache_only": "the folder pycache_only is empty",
+    "cp1252": "cp1252.py is not UTF-8 text (byte 0x93",
 }
 
 
@@ -70,10 +75,6 @@ def gradable(root: Path, only: set[str] | None = None) -> dict[str, Path]:
         "notebook": (notebook, root / "notebook.ipynb"),
         "zipped": (REFERENCE, root / "zipped.zip"),
         "ada.py": (REFERENCE, root / "ada.py"),  # beside the folder ada/: both keep their full names
-        "Ana María": (REFERENCE, root / "Ana María"),
-        "raw": (BUGGY / "raw_logits", root / "raw.zip"),
-        "Ngũgĩ wa Thiong'o": (BUGGY / "raw_logits", root / "Ngũgĩ wa Thiong'o"),
-        "back`tick`": (TEMPLATES, root / "back`tick`"),
         **{bug: (BUGGY / bug, root / bug) for bug in ("raw_logits", "frozen_layer", "log_softmax_dim0")},
         **{attack: (HOSTILE / attack, root / attack) for attack in ("exit_at_import", "forge_results")},
     }
@@ -119,6 +120,12 @@ def rejected(root: Path) -> None:
     (root / "not_a_zip.zip").write_bytes(b"PK\x03\x04 but nothing after")
     (root / "nothing_to_grade").mkdir()
     (root / "nothing_to_grade" / "README.md").write_text("I forgot the code")
+    _zip(root / "windows_path.zip", {"C:\\temp\\lab4_cnn.py": net})
+    _zip(root / "only_macosx.zip", {"__MACOSX/._lab4_cnn.py": b"resource fork"})
+    (root / "report.pdf").write_bytes(b"%PDF-1.4 not a submission")
+    (root / "pycache_only" / "__pycache__").mkdir(parents=True)
+    (root / "pycache_only" / "__pycache__" / "lab4_cnn.cpython-311.pyc").write_bytes(b"\0" * 16)
+    (root / "cp1252.py").write_bytes("# \u201cquoted\u201d\n".encode("cp1252") + net)
 
 
 def write_class(root: Path) -> dict[str, Path]:

@@ -184,7 +184,7 @@ def resumed_small_class(graded_class, small_class, tmp_path_factory) -> Path:
     """The small class's output folder after its batch was killed with SIGKILL at 3 random moments (each
     time checked for files that are not whole), then run to its end (in-process: :func:`batch_command`)."""
     out = tmp_path_factory.mktemp("resumed") / "grades"
-    for moment in random.Random(4660).sample([1.5, 2.5, 3.5, 4.5, 6.0], 3):
+    for moment in random.Random(4660).sample([1.5, 2.5, 3.5, 4.5, 6.0], 3):  # a fresh command each time
         process = subprocess.Popen(batch_command(small_class, out), stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL, start_new_session=True)
         time.sleep(moment)
