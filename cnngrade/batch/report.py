@@ -111,7 +111,7 @@ def _context(out: Path, students: list[Student]) -> dict:
     passed: Counter[str] = Counter()
     seen: Counter[str] = Counter()
     titles: dict[str, str] = {}
-    messages: Counter[tuple[str, str]] = Counter()
+    messages: dict[str, tuple[set[str], set[str]]] = {}  # message -> (its students, its checks' titles)
     for student in graded:
         results = json.loads((out / student.record.slug / "results.json").read_text(encoding="utf-8"))
         for test in results.get("tests", []):
@@ -122,7 +122,9 @@ def _context(out: Path, students: list[Student]) -> dict:
             if test.get("status") != "passed":
                 first = " ".join((test.get("output") or "(no message)").split())
                 first = first if len(first) <= MESSAGE else first[:MESSAGE - 3].rstrip() + "..."
-                messages[(test["name"], first)] += 1
+                failed_by, failed_in = messages.setdefault(first, (set(), set()))
+                failed_by.add(student.record.slug)
+                failed_in.add(test["name"])
     rates = sorted(((titles[n], passed[n] / seen[n], seen[n]) for n in seen), key=lambda item: (item[1], item[0]))
     statuses = Counter(s.record.status for s in students)
     return {
@@ -133,7 +135,9 @@ def _context(out: Path, students: list[Student]) -> dict:
         "histogram": _histogram(percents) if percents else None,
         "rates": rates,
         "rates_plot": _pass_rates(rates) if rates else None,
-        "messages": messages.most_common(TOP),
+        "messages": sorted(((len(failed_by), sorted(failed_in), message)
+                            for message, (failed_by, failed_in) in messages.items()),
+                           key=lambda item: (-item[0], item[2]))[:TOP],
         "slowest": sorted(graded, key=lambda s: s.record.seconds, reverse=True)[:TOP],
         "not_graded": [s for s in students if s.record.status != "graded"],
         "folder": out.name,
