@@ -58,7 +58,7 @@ def test_forward_returns_tensor(submission, lab, images):
 
 @pytest.mark.points(10)
 def test_output_shape(submission, lab, images):
-    """Output has shape (N, 10) for batches of 1, 7 and 64 images"""
+    """Output has shape (N, {classes}) for batches of {batch_sizes} images"""
     submission.build_net()
     for n in lab.setting("net.batch_sizes"):
         checked_output(submission, lab, images(n))
@@ -76,7 +76,7 @@ def test_finite_outputs(submission, lab, images):
 @pytest.mark.points(10)
 @pytest.mark.output("log_softmax")
 def test_log_softmax(submission, lab, images):
-    """Output is log-softmax over the 10 classes (each row's logsumexp is 0, values <= 0)"""
+    """Output is log-softmax over the {classes} classes (each row's logsumexp is 0, values <= 0)"""
     submission.build_net()
     out = finite_output(submission, lab, images(batch_size(lab))).double()
     row_lse = out.logsumexp(dim=1)

@@ -352,11 +352,17 @@ _NET = re.compile(r"(?<![\w.])Net\b")
 
 def _in_lab_terms(config: pytest.Config, text: str) -> str:
     """``text`` (a check's title or feedback, which call the network ``Net``) with the lab's class name
-    (``[net] class``) for ``Net``."""
+    (``[net] class``) for ``Net``, and its number of classes and batch sizes for ``{classes}`` and
+    ``{batch_sizes}`` (in titles: "Output has shape (N, {classes})")."""
     try:
-        name = lab_config(config).parts.net_class
+        lab = lab_config(config)
+        name = lab.parts.net_class
+        sizes = [str(n) for n in lab.get("net.batch_sizes", [])]
+        classes = str(lab.get("net.classes", "the"))
     except ConfigError:
         return text
+    listed = ", ".join(sizes[:-1]) + f" and {sizes[-1]}" if len(sizes) > 1 else "".join(sizes)
+    text = text.replace("{classes}", classes).replace("{batch_sizes}", listed or "several sizes")
     return text if name == "Net" else _NET.sub(name, text)
 
 
