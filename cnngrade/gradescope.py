@@ -125,11 +125,11 @@ def run(root: Path) -> dict:
         staged_dir.mkdir()
         target = Path(scratch, "results.json")
         try:
-            staged = stage(Entry("submission", root / "submission"), staged_dir, lab.parts)
+            graded = stage(Entry("submission", root / "submission"), staged_dir, lab.parts)
         except Rejected as exc:
             results = {"score": 0.0, "output": f"Your submission could not be graded: {exc}.", "tests": []}
         else:
-            command = [sys.executable, "-m", "cnngrade", "grade", str(staged.path), "--graders",
+            command = [sys.executable, "-m", "cnngrade", "grade", str(graded), "--graders",
                        str(source / "graders"), "--lab", str(source / "lab"), "--results-json", str(target)]
             completed = subprocess.run(command, capture_output=True, text=True, cwd=scratch)
             try:

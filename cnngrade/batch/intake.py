@@ -11,8 +11,6 @@ raises :class:`Rejected` with a reason a person can act on: an empty folder; a z
 absolute paths, symbolic links, or that unpacks to more than the limits allow (a zip bomb: its size,
 or its compression ratio); a file over the size limit; a ``.py`` file that is not UTF-8; a notebook that
 is not JSON; two notebooks where the grader would have to guess which one is meant; nothing to grade.
-The staged folder's :attr:`Staged.digest` (sha256 of its files' paths and bytes) tells a re-run that a
-student's submission has not changed.
 """
 
 from __future__ import annotations
@@ -31,7 +29,7 @@ import nbformat
 
 from cnngrade.lab.parts import Parts
 
-__all__ = ["Entry", "Limits", "Rejected", "Staged", "list_entries", "stage"]
+__all__ = ["Entry", "Limits", "Rejected", "list_entries", "stage"]
 
 #: entries of a submissions folder that are not students: Gradescope's export manifest
 NOT_STUDENTS = ("submission_metadata.yml",)
@@ -70,15 +68,6 @@ class Entry:
         return slug_of(self.name)
 
 
-@dataclass(frozen=True)
-class Staged:
-    """A staged submission: ``path`` to grade (a folder, or its one ``.py`` / ``.ipynb``) and the
-    ``digest`` of its content."""
-
-    path: Path
-    digest: str
-
-
 def slug_of(name: str) -> str:
     """A folder name for student ``name``: ``name`` where it is made of ``A-Z a-z 0-9 . _ -`` (not starting
     with a dot), else those characters kept, the rest ``_``, and ``-`` + 8 hex digits of its sha256 (two
@@ -102,9 +91,10 @@ def list_entries(submissions: Path) -> list[Entry]:
     return sorted(entries, key=lambda entry: entry.name)
 
 
-def stage(entry: Entry, into: Path, parts: Parts, limits: Limits = Limits()) -> Staged:
-    """Copy or unpack ``entry`` into the empty folder ``into`` and check it (see the module's docstring).
-    Raises :class:`Rejected` with the reason it cannot be graded."""
+def stage(entry: Entry, into: Path, parts: Parts, limits: Limits = Limits()) -> Path:
+    """Copy or unpack ``entry`` into the empty folder ``into`` and check it (see the module's docstring);
+    what to grade there (the folder, or its one .py or .ipynb). Raises :class:`Rejected` with the reason
+    it cannot be graded."""
     path = entry.path
     if path.is_symlink():
         raise Rejected(f"{path.name} is a symbolic link, not a submission")
@@ -123,7 +113,7 @@ def stage(entry: Entry, into: Path, parts: Parts, limits: Limits = Limits()) -> 
         raise Rejected(f"the folder {path.name} is empty" if path.is_dir() else f"{path.name} holds no file")
     for file in files:
         _check_text(file, root)
-    return Staged(_gradable(root, parts, path.name), _digest(root, files))
+    return _gradable(root, parts, path.name)
 
 
 def _check_size(name: str, size: int, limits: Limits) -> None:
@@ -256,14 +246,3 @@ def _gradable(root: Path, parts: Parts, name: str) -> Path:
     if len(top) == 1 and len(lacking) == len(list(parts)):
         return top[0]
     return root
-
-
-def _digest(root: Path, files: list[Path]) -> str:
-    """sha256 over each file's path (relative to ``root``) and bytes, in order."""
-    digest = hashlib.sha256()
-    for file in files:
-        relative = file.relative_to(root).as_posix().encode("utf-8")
-        digest.update(len(relative).to_bytes(4, "big") + relative)
-        data = file.read_bytes()
-        digest.update(len(data).to_bytes(8, "big") + data)
-    return digest.hexdigest()

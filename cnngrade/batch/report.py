@@ -42,6 +42,8 @@ class Student:
     """What the page shows of one student."""
 
     record: Record
+    #: the checks of its results.json (none where it was not graded)
+    tests: list[dict] = field(default_factory=list)
     failed: list[dict] = field(default_factory=list)
     confusion: list[list[int]] | None = None
     classes: list[str] = field(default_factory=list)
@@ -62,8 +64,8 @@ def _students(out: Path) -> list[Student]:
         student = Student(record)
         results_path = out / record.slug / "results.json"
         if record.status == "graded" and results_path.is_file():
-            results = json.loads(results_path.read_text(encoding="utf-8"))
-            for test in results.get("tests", []):
+            student.tests = json.loads(results_path.read_text(encoding="utf-8")).get("tests", [])
+            for test in student.tests:
                 if test.get("status") != "passed":
                     student.failed.append(test)
                 data = test.get("extra_data", {})
@@ -113,8 +115,7 @@ def _context(out: Path, students: list[Student]) -> dict:
     titles: dict[str, str] = {}
     messages: dict[str, tuple[set[str], set[str]]] = {}  # message -> (its students, its checks' titles)
     for student in graded:
-        results = json.loads((out / student.record.slug / "results.json").read_text(encoding="utf-8"))
-        for test in results.get("tests", []):
+        for test in student.tests:
             name = test["number"]
             titles.setdefault(name, test["name"])
             seen[name] += 1

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +35,7 @@ from cnngrade.batch.feedback import feedback_markdown, rejected_markdown
 from cnngrade.batch.gradebook import Record, read_records, write_gradebook, write_student
 from cnngrade.batch.intake import SKIPPED_DIRS, Entry, Limits, Rejected, list_entries, stage
 from cnngrade.batch.shards import WHOLE, Shard
+from cnngrade.grader.invocation import Runner
 from cnngrade.grader.submissions import NAME_FIELD, Submissions
 from cnngrade.lab.config import LabConfig
 
@@ -86,9 +87,6 @@ class Summary:
     seconds: float = 0.0
 
 
-Runner = Callable[..., subprocess.CompletedProcess]
-
-
 def check_folders(settings: BatchSettings) -> None:
     """Raise :class:`BatchError` for a submissions folder that does not exist, or an output folder in it."""
     submissions, out = settings.submissions.resolve(), settings.out.resolve()
@@ -112,7 +110,7 @@ def _files(path: Path) -> Iterator[Path]:
         yield from (Path(top, name) for name in sorted(files))
 
 
-def _hash_tree(digest: hashlib._Hash, root: Path, paths: Iterator[Path]) -> None:
+def _hash_tree(digest: hashlib._Hash, root: Path, paths: Iterable[Path]) -> None:
     for path in paths:
         name = (path.relative_to(root).as_posix() if path != root else path.name).encode("utf-8")
         digest.update(len(name).to_bytes(4, "big") + name)
@@ -127,13 +125,13 @@ def grader_fingerprint(settings: BatchSettings) -> str:
 
     digest = hashlib.sha256(f"{cnngrade.__version__}\0{settings.backend}\0{settings.pytest_args!r}".encode())
     package = Path(cnngrade.__file__).parent
-    _hash_tree(digest, package, iter(sorted(package.rglob("*.py"))))
-    _hash_tree(digest, settings.graders, iter(sorted(settings.graders.glob("*.py"))))
+    _hash_tree(digest, package, sorted(package.rglob("*.py")))
+    _hash_tree(digest, settings.graders, sorted(settings.graders.glob("*.py")))
     lab_toml = settings.lab_toml
-    _hash_tree(digest, lab_toml.parent, iter([lab_toml]))
+    _hash_tree(digest, lab_toml.parent, [lab_toml])
     reference = (settings.lab or settings.graders.parent) / "reference"
     if reference.is_dir():
-        _hash_tree(digest, reference, iter(sorted(reference.glob("*.py"))))
+        _hash_tree(digest, reference, sorted(reference.glob("*.py")))
     return digest.hexdigest()
 
 
@@ -180,7 +178,7 @@ class _Batch:
         started = time.monotonic()
         (staging / entry.slug).mkdir()
         try:
-            student.path = stage(entry, staging / entry.slug, self.parts, settings.limits).path
+            student.path = stage(entry, staging / entry.slug, self.parts, settings.limits)
         except Rejected as exc:
             record.status, record.reason, record.backend = "rejected", str(exc), ""
         except OSError as exc:  # reading the entry failed (a file removed meanwhile, permissions)

@@ -42,17 +42,17 @@ def build_parser() -> argparse.ArgumentParser:
 class Progress:
     """A tqdm bar on a terminal (done / failed, elapsed, ETA), else a line per student on stderr."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self) -> None:
         self.started = time.monotonic()
         self.failed = 0
         self.bar = None
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, unit="student", file=sys.stderr, dynamic_ncols=True)
 
     def __call__(self, record, done: int, total: int, skipped: bool) -> None:
         self.failed += record.status != "graded"
+        if self.bar is None and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="student", file=sys.stderr, dynamic_ncols=True)
         if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix_str(f"failed {self.failed}", refresh=True)
@@ -112,9 +112,7 @@ def main(argv: list[str]) -> int:
         return 2
     if shard is not WHOLE:
         print(f"cnngrade batch: shard {shard} (from {shard.source})", file=sys.stderr)
-    from cnngrade.batch.intake import list_entries
-
-    progress = Progress(sum(shard.holds(e.name) for e in list_entries(settings.submissions)))
+    progress = Progress()
     try:
         with WarmRunner() as warm:
             summary = run_batch(settings, warm.run, progress)
