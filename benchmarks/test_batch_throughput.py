@@ -2,7 +2,8 @@
 
 A class of 16 students (the reference, the blank templates and buggy Nets, in folders), graded on the
 Net's structure and forward checks (``graders/test_1_structure.py``, ``test_2_forward.py``), three
-times side by side in one run: isolated with 1 worker, isolated with 2, in-process with 2. Each is a
+times side by side in one run: isolated with 1 worker, isolated with 2 (the CPUs shared: a torch thread
+each on 2 cores), isolated with 2 workers of 2 threads each (every run with every CPU), in-process with 2. Each is a
 fresh ``cnngrade batch`` command (its warm process's start included), ``--force`` into a fresh folder.
 Every student must be graded (no timeout, no error): a broken run is not timed.
 
@@ -26,6 +27,7 @@ BUGGY = ("softmax", "raw_logits", "wrong_channels", "missing_relu", "frozen_laye
          "dropout_in_eval", "relu_on_logits", "no_fc_dropout", "average_pooling")
 CHECKS = ("-k", "test_1_structure or test_2_forward")
 SETTINGS = {"isolated, 1 worker": ("--workers", "1"), "isolated, 2 workers": ("--workers", "2"),
+            "isolated, 2 workers of 2 threads": ("--workers", "2", "--threads", "2"),
             "in-process, 2 workers": ("--workers", "2", "--in-process")}
 measured: dict[str, float] = {}
 
@@ -66,6 +68,7 @@ def test_batch_throughput(benchmark, klass, setting, tmp_path):
           f"{seconds / students:.2f} s per student")
     if len(measured) == len(SETTINGS):
         one, two = measured["isolated, 1 worker"], measured["isolated, 2 workers"]
-        inprocess = measured["in-process, 2 workers"]
-        print(f"2 workers / 1 worker: {one / two:.2f}x the throughput; isolated / in-process (2 workers): "
-              f"{two / inprocess:.2f}x the time, {(two - inprocess) / students:.2f} s more per student")
+        crowded, inprocess = measured["isolated, 2 workers of 2 threads"], measured["in-process, 2 workers"]
+        print(f"2 workers / 1 worker: {one / two:.2f}x the throughput; 2 workers sharing the CPUs / each with "
+              f"every CPU: {crowded / two:.2f}x; isolated / in-process (2 workers): {two / inprocess:.2f}x the time, "
+              f"{(two - inprocess) / students:.2f} s more per student")

@@ -6,11 +6,21 @@ Tests that assert on gradings are marked ``@pytest.mark.grades("group", ...)`` w
 
 from __future__ import annotations
 
+import os
+
 import pytest
+import torch
 
 from cnngrade.grader.invocation import Runner
 from cnngrade.properties import load_profile
+from cnngrade.threads import thread_env
 from tests.corpus import GROUPS, Corpus
+
+# One torch thread in this process and in every process it starts (gradings, their sandboxed children):
+# the suite runs its tests beside up to WORKERS corpus gradings, more processes than the machine has
+# cores, and OpenMP threads of processes that share cores spin waiting for each other (cnngrade.threads)
+os.environ.update(thread_env(1))
+torch.set_num_threads(1)
 
 # Hypothesis's profile for cnngrade's own tests: ``ci`` when $CI is set, else ``dev``
 # ($CNNGRADE_HYPOTHESIS_PROFILE chooses explicitly); the graders always use ``ci``.

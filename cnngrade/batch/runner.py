@@ -3,7 +3,8 @@
 For each student of the shard (:mod:`.shards`): stage the entry (:mod:`.intake`; a submission that cannot
 be graded becomes a ``rejected`` row with the reason), then grade the staged copies ``per_process`` at a
 time with ``cnngrade grade`` (a process forked from a warm one, :mod:`.warm`; each submission runs in a
-sandbox of its own, unless ``in_process``), stopped after ``timeout`` seconds per student. Students a
+sandbox of its own, unless ``in_process``; the runs share the CPUs' threads), stopped after ``timeout``
+seconds per student. Students a
 run did not grade (it ran past its time, or crashed) are graded again one by one, so one student's hang
 costs no one else their row. The score is read from the results.json the grading process wrote (the
 student's code runs in the sandbox, which sees only its staged copy); each student's folder is written
@@ -30,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cnngrade import threads
 from cnngrade.batch import atomic
 from cnngrade.batch.feedback import feedback_markdown, rejected_markdown
 from cnngrade.batch.gradebook import Record, read_records, write_gradebook, write_student
@@ -68,6 +70,8 @@ class BatchSettings:
     limits: Limits = field(default_factory=Limits)
     #: students graded by one grading process (each in a sandbox of its own)
     per_process: int = 4
+    #: torch threads per grading run (and per sandboxed child); None: :meth:`run_threads` decides
+    threads: int | None = None
 
     @property
     def lab_toml(self) -> Path:
@@ -76,6 +80,14 @@ class BatchSettings:
     @property
     def backend(self) -> str:
         return "in-process" if self.in_process else "isolated"
+
+    def run_threads(self) -> int:
+        """torch threads per grading run: ``threads``, else ``$OMP_NUM_THREADS``, else the CPUs shared
+        among the workers (:func:`cnngrade.threads.share`: runs side by side, each with every CPU, would
+        keep each other's OpenMP threads spinning)."""
+        if self.threads:
+            return self.threads
+        return threads.default_threads() if "OMP_NUM_THREADS" in os.environ else threads.share(self.workers)
 
 
 @dataclass
@@ -200,7 +212,8 @@ class _Batch:
                        *(["--in-process"] if settings.in_process else []), "--", *settings.pytest_args]
             timeout = settings.timeout * len(students)
             try:
-                completed = self.runner(command, cwd=scratch, env=dict(os.environ), timeout=timeout)
+                env = {**os.environ, **threads.thread_env(settings.run_threads())}
+                completed = self.runner(command, cwd=scratch, env=env, timeout=timeout)
             except subprocess.TimeoutExpired:
                 completed = None
             for student, name in zip(students, names, strict=True):

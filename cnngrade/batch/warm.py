@@ -8,8 +8,9 @@ the run (``pytest.main(argv)`` or ``cnngrade.commands.main(argv)``, in the run's
 with the run's environment, its stdout and stderr in files, in a session of its own) and answers with
 the run's pid, then its exit status. A forked run is the same code on the same arguments as a fresh
 process: the server imports modules but calls nothing that caches (sandbox detection, cgroups, lab
-files). A run that outlives its timeout is killed with its whole process group; one that crashes
-ends alone: the server and the other runs go on.
+files), and the run sets torch's thread count from its own environment (:func:`cnngrade.threads.apply`).
+A run that outlives its timeout is killed with its whole process group; one that crashes ends alone:
+the server and the other runs go on.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from cnngrade import threads
 
 #: the commands a run may be: ``python -m MODULE ARGV``
 MODULES = ("pytest", "cnngrade")
@@ -124,6 +127,7 @@ def _run(request: dict) -> int:
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
+    threads.apply()  # torch was imported under the server's environment
     for fd, path in ((1, request["stdout"]), (2, request["stderr"])):
         target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(target, fd)

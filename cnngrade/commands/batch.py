@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-process", type=int, default=4, metavar="K",
                    help="students graded by one grading process, each in a sandbox of its own (default 4; 1 "
                    "grades each alone)")
+    p.add_argument("--threads", type=int, metavar="T",
+                   help="torch threads per grading process (default: $OMP_NUM_THREADS, else the CPUs divided "
+                   "among the workers)")
     p.add_argument("--lab", type=Path, metavar="DIR", help="grade another lab (DIR/lab.toml, DIR/reference)")
     p.add_argument("--graders", type=Path, default=default_dir("graders"), help="the grader suite")
     p.add_argument("--in-process", action="store_true",
@@ -88,12 +91,14 @@ def main(argv: list[str]) -> int:
     except ShardError as exc:
         print(f"cnngrade batch: {exc}", file=sys.stderr)
         return 2
-    if args.workers < 1 or args.per_process < 1 or args.timeout <= 0:
-        print("cnngrade batch: --workers and --per-process must be at least 1, --timeout more than 0", file=sys.stderr)
+    if args.workers < 1 or args.per_process < 1 or (args.threads is not None and args.threads < 1) or args.timeout <= 0:
+        print("cnngrade batch: --workers, --per-process and --threads must be at least 1, --timeout more than 0",
+              file=sys.stderr)
         return 2
     lab = args.lab.resolve() if args.lab else None
     settings = BatchSettings(args.submissions, args.out, args.graders.resolve(), lab, args.workers, shard, args.force,
-                             args.timeout, args.in_process, tuple(pytest_args), per_process=args.per_process)
+                             args.timeout, args.in_process, tuple(pytest_args), per_process=args.per_process,
+                             threads=args.threads)
     if not args.in_process:
         from cnngrade.submission.isolated import sandbox
 

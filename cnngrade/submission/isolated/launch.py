@@ -25,6 +25,7 @@ from cnngrade.submission.errors import LoadError
 from cnngrade.submission.isolated import sandbox, zygote
 from cnngrade.submission.isolated.limits import Limits
 from cnngrade.submission.isolated.process import Child
+from cnngrade.threads import default_threads
 
 
 class Launcher:
@@ -80,21 +81,13 @@ class Launcher:
 
 
 def child_threads(limits: Limits) -> int:
+    """The child's torch threads: the limits', else this process's (:func:`cnngrade.threads.default_threads`)."""
     return limits.threads or default_threads()
 
 
 def fork_server_env(limits: Limits) -> dict[str, str]:
     """The fork server's environment: the children's, with the staged package importable outside."""
     return {**sandbox.child_env(child_threads(limits), limits.gpu), "PYTHONPATH": sandbox.staged_package()}
-
-
-def default_threads() -> int:
-    """The child's torch threads when the limits name none: ``$OMP_NUM_THREADS``, else the CPUs this
-    process may run on (torch's own default, without importing torch)."""
-    try:
-        return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
-    except ValueError:
-        return max(1, len(os.sched_getaffinity(0)))
 
 
 @dataclass

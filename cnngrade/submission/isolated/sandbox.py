@@ -50,6 +50,7 @@ from pathlib import Path
 import cnngrade
 from cnngrade.submission.isolated import cgroups
 from cnngrade.submission.isolated.limits import Limits
+from cnngrade.threads import thread_env
 
 #: The uid / gid the child has inside a bubblewrap sandbox ("nobody").
 SANDBOX_UID = SANDBOX_GID = 65534
@@ -501,7 +502,7 @@ def child_env(threads: int, gpu: bool) -> dict[str, str]:
         "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
         "PYTHONPATH": PACKAGE_ROOT, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONSAFEPATH": "1",
         "PYTHONHASHSEED": "0", "PYTHONIOENCODING": "utf-8", "PYTHONUNBUFFERED": "1",
-        "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads),
+        **thread_env(threads),
         "XDG_CACHE_HOME": f"{TMP}/.cache",
     }
     if not gpu:
