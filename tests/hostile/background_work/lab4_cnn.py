@@ -2,12 +2,14 @@
 
 While the file loads it starts two threads that burn CPU whenever forward is not running, to slow
 down whatever the grader does between calls, such as timing the reference Net for the speed
-check. For a batch of 2 images (a size the graders do not use) forward reports, in its first
+check. They hash a buffer, which releases the GIL: they take the CPUs, not the calls' turns at
+the GIL. For a batch of 2 images (a size the graders do not use) forward reports, in its first
 output, how many rounds the threads managed since the previous forward ended; tests read it.
 The Net also returns raw logits. Isolated: the parent stops the sandbox between calls, so the
 threads get (almost) nothing done while the grader works, and the log-softmax check fails.
 """
 
+import hashlib
 import threading
 import time
 
@@ -15,6 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 _state = {"rounds": 0, "busy": False}
+_BLOCK = bytes(1 << 18)
 
 
 def _burn():
@@ -22,9 +25,7 @@ def _burn():
         if _state["busy"]:
             time.sleep(0.001)
             continue
-        total = 0
-        for i in range(20000):
-            total += i
+        hashlib.sha256(_BLOCK).digest()
         _state["rounds"] += 1
 
 
