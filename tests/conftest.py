@@ -1,7 +1,8 @@
 """Fixtures for testing cnngrade: the corpus of submissions, each graded once per session.
 
-Tests that assert on gradings are marked ``@pytest.mark.grades("group", ...)`` with the groups of
-:mod:`tests.corpus` they read; those groups start grading in the background once collection ends.
+Tests that assert on gradings are marked ``@pytest.mark.grades("group", ...)`` with the groups (and
+jobs) of :mod:`tests.corpus` they read; those start in the background once collection ends, and the
+tests that read them run last. The corpus's warm process starts before collection, to be ready then.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import torch
 from cnngrade.grader.invocation import Runner
 from cnngrade.properties import load_profile
 from cnngrade.threads import thread_env
-from tests.corpus import GROUPS, Corpus
+from tests.corpus import Corpus, known
 
 # One torch thread in this process and in every process it starts (gradings, their sandboxed children):
 # the suite runs its tests beside up to WORKERS corpus gradings, more processes than the machine has
@@ -33,7 +34,9 @@ _corpus_key = pytest.StashKey[Corpus]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "grades(*groups): the corpus groups (tests/corpus.py) a test reads")
+    config.addinivalue_line("markers", "grades(*names): the corpus groups and jobs (tests/corpus.py) a test reads")
+    if not config.option.collectonly:
+        _corpus(config)  # its warm process imports torch while the tests are collected
 
 
 def _corpus(config: pytest.Config) -> Corpus:
@@ -51,9 +54,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     wanted = [group for item in session.items for marker in item.iter_markers("grades") for group in marker.args]
-    unknown = set(wanted) - set(GROUPS)
+    unknown = {name for name in wanted if not known(name)}
     if unknown:
-        raise pytest.UsageError(f"unknown corpus groups {sorted(unknown)} (see tests/corpus.py)")
+        raise pytest.UsageError(f"unknown corpus groups or jobs {sorted(unknown)} (see tests/corpus.py)")
     if wanted and not session.config.option.collectonly:
         _corpus(session.config).start(wanted)
 
@@ -64,7 +67,8 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  #
         if timings:
             terminalreporter.section("corpus gradings")
             for name, (count, seconds) in sorted(timings.items(), key=lambda item: -item[1][1]):
-                terminalreporter.write_line(f"{seconds:6.1f} s  {name} ({count} submissions)")
+                what = "a job" if count is None else f"{count} submissions"
+                terminalreporter.write_line(f"{seconds:6.1f} s  {name} ({what})")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -9,6 +9,10 @@ unit tests run; a test that asks for its results waits for them.
 
 Groups that grade the same reference code in different ways (in-process, isolated, as a notebook, with
 another lab.toml) are different gradings, not repeats: each tests a different path.
+
+Other long work that tests share (a class graded by ``cnngrade batch``, an autograder run) is a
+:class:`Job`, registered by its test module with :func:`background` and started, marked and read
+like a group, so that it runs beside the gradings instead of after them in this process.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -484,16 +489,51 @@ GROUPS: dict[str, Group] = {
 }
 
 
+# --------------------------------------------------------------------------- jobs
+
+
+@dataclass(frozen=True)
+class Job:
+    """Shared work other than a grading run: ``run(scratch, runner)`` returns what its tests read
+    (:meth:`Corpus.result`); ``runner`` forks grading commands from the corpus's warm process. ``cost``:
+    rough seconds, as a group's."""
+
+    run: Callable[[Path, Runner], Any]
+    cost: float = 10.0
+
+
+#: the jobs the test modules registered (:func:`background`), by name
+JOBS: dict[str, Job] = {}
+
+
+def background(name: str, cost: float) -> Callable[[Callable[[Path, Runner], Any]], Callable[[Path, Runner], Any]]:
+    """Register the decorated ``run(scratch, runner)`` as the job ``name``: tests that read its result
+    are marked ``@pytest.mark.grades(name)`` and call ``corpus.result(name)``."""
+    def register(run: Callable[[Path, Runner], Any]) -> Callable[[Path, Runner], Any]:
+        if name in GROUPS or name in JOBS:
+            raise ValueError(f"the corpus already has a group or job named {name!r}")
+        JOBS[name] = Job(run, cost)
+        return run
+    return register
+
+
+def known(name: str) -> bool:
+    """Whether ``name`` is a group or a registered job."""
+    return name in GROUPS or name in JOBS
+
+
 # --------------------------------------------------------------------------- grading the groups
 
 
 @dataclass
 class Graded:
-    """A group's results by submission name, its scratch directory, and how long its run took."""
+    """A group's results by submission name (a job's: its ``result``), its scratch directory, and how
+    long its run took."""
 
     grades: dict[str, Grade]
     scratch: Path
     seconds: float
+    result: Any = None
 
 
 class Corpus:
@@ -510,9 +550,9 @@ class Corpus:
         self._lock = threading.Lock()
 
     def start(self, names: list[str]) -> None:
-        """Queue the groups ``names`` (longest first), unless queued already."""
+        """Queue the groups and jobs ``names`` (longest first), unless queued already."""
         with self._lock:
-            for name in sorted(set(names) - set(self._futures), key=lambda n: -GROUPS[n].cost):
+            for name in sorted(set(names) - set(self._futures), key=lambda n: -(GROUPS.get(n) or JOBS[n]).cost):
                 self._futures[name] = self._pool.submit(self._grade, name)
 
     def graded(self, group: str) -> Graded:
@@ -529,16 +569,20 @@ class Corpus:
             return only
         return grades[submission]
 
+    def result(self, job: str) -> Any:
+        """What the job ``job`` returned (run now if nobody queued it); raises what it raised."""
+        return self.graded(job).result
+
     def wait(self, isolated: bool | None = None) -> None:
         """Wait until every queued group (or every isolated one) has been graded."""
         for name, future in list(self._futures.items()):
-            if isolated is None or GROUPS[name].isolated == isolated:
+            if name in GROUPS and (isolated is None or GROUPS[name].isolated == isolated):
                 future.exception()
 
-    def timings(self) -> dict[str, tuple[int, float]]:
-        """Each finished group's submission count and grading seconds."""
+    def timings(self) -> dict[str, tuple[int | None, float]]:
+        """Each finished group's submission count (None for a job) and seconds."""
         done = {name: f.result() for name, f in self._futures.items() if f.done() and f.exception() is None}
-        return {name: (len(graded.grades), graded.seconds) for name, graded in done.items()}
+        return {name: (len(graded.grades) if name in GROUPS else None, graded.seconds) for name, graded in done.items()}
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -546,9 +590,13 @@ class Corpus:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def _grade(self, name: str) -> Graded:
-        group = GROUPS[name]
         scratch = self.root / name.replace(":", "-")
         scratch.mkdir()
+        if name in JOBS:
+            started = time.monotonic()
+            result = JOBS[name].run(scratch, self.warm.run)
+            return Graded({}, scratch, time.monotonic() - started, result)
+        group = GROUPS[name]
         submissions = group.submissions(scratch)
         started = time.monotonic()
         env = {**os.environ, **group.env}

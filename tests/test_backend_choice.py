@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from cnngrade.grader.invocation import Runner
 from cnngrade.submission.isolated import sandbox
-from tests.corpus import HANGING_TIMEOUT
+from tests.corpus import HANGING_TIMEOUT, background
 from tests.paths import ROOT, TESTS
 from tests.sandboxes import sandbox_or_skip
 
@@ -26,15 +27,15 @@ SOFTMAX = TESTS / "buggy" / "softmax"
 NO_SANDBOX = {**os.environ, "CNNGRADE_SANDBOX": "none"}
 
 
-def cnngrade(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cnngrade", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=900)
+def cnngrade(warm: Runner, *args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``python -m cnngrade ARGS``, forked from the corpus's warm process."""
+    return warm([sys.executable, "-m", "cnngrade", *args], cwd=cwd, env=env, timeout=900)
 
 
-def graders(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pytest", str(ROOT / "graders"), f"--rootdir={ROOT}",
-                           "-p", "no:cacheprovider", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=900)
+def graders(warm: Runner, *args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``python -m pytest graders ARGS``, forked from the corpus's warm process."""
+    return warm([sys.executable, "-m", "pytest", str(ROOT / "graders"), f"--rootdir={ROOT}", "-p", "no:cacheprovider",
+                 *args], cwd=cwd, env=env, timeout=900)
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +66,12 @@ def test_cnngrade_grade_in_process_is_chosen_explicitly_and_needs_no_sandbox(cor
     assert (result.score, result.max_score) == (5, 15)
 
 
-def test_without_a_sandbox_grading_is_refused_with_the_reason_and_the_fix(tmp_path):
+def test_without_a_sandbox_grading_is_refused_with_the_reason_and_the_fix(tmp_path, warm):
     results = tmp_path / "results.json"
     for proc in (
-        cnngrade("grade", str(SOFTMAX), f"--results-json={results}", cwd=tmp_path, env=NO_SANDBOX),
-        graders(f"--submission={SOFTMAX}", "--isolated", f"--results-json={results}", cwd=tmp_path, env=NO_SANDBOX),
+        cnngrade(warm, "grade", str(SOFTMAX), f"--results-json={results}", cwd=tmp_path, env=NO_SANDBOX),
+        graders(warm, f"--submission={SOFTMAX}", "--isolated", f"--results-json={results}", cwd=tmp_path,
+                env=NO_SANDBOX),
     ):
         assert proc.returncode == pytest.ExitCode.USAGE_ERROR, proc.stdout + proc.stderr
         assert "found no usable sandbox on this machine, so it refuses to run the submission" in proc.stderr
@@ -93,17 +95,18 @@ def test_call_timeout_is_the_sandboxed_calls_limit(sandboxed, corpus):
     (("--isolated", "--call-timeout=0"), "--call-timeout must be a positive number of seconds, not 0"),
     (("--submission=a", "--results-json=r.json"), "must contain {name}"),
 ])
-def test_bad_backend_options_are_usage_errors(options, words, tmp_path):
-    proc = graders(f"--submission={SOFTMAX}", *options, cwd=tmp_path)
+def test_bad_backend_options_are_usage_errors(options, words, tmp_path, warm):
+    proc = graders(warm, f"--submission={SOFTMAX}", *options, cwd=tmp_path)
     assert proc.returncode == pytest.ExitCode.USAGE_ERROR
     assert words in proc.stderr
 
 
-def test_a_project_whose_environment_lies_under_tmp_grades_sandboxed(sandboxed):
+@background("under_tmp", cost=25)
+def grade_a_copy_under_tmp(_scratch: Path, _warm: Runner) -> tuple[subprocess.CompletedProcess, dict]:
     """A copy of the project under /tmp (its files as git lists them, as a clone holds them) with its
-    environment there too grades its reference sandboxed: the sandbox's private /tmp must not hide
-    the environment, the project, the submission or the working directory. The environment is this
-    one, copied under /tmp as hard links (seconds, not a reinstall)."""
+    environment there too (this one, copied as hard links: seconds, not a reinstall) grades its
+    reference with ``cnngrade grade``: its output, and the results.json it wrote."""
+    sandbox_or_skip()
     scratch = Path(tempfile.mkdtemp(prefix="cnngrade-under-tmp-", dir="/tmp"))
     try:
         if os.stat(scratch).st_dev != os.stat(sys.prefix).st_dev:
@@ -126,8 +129,15 @@ def test_a_project_whose_environment_lies_under_tmp_grades_sandboxed(sandboxed):
                                f"--results-json={results}", "--", "-k",
                                "log_softmax or net_builds or architecture or pooling_from_scratch"],
                               cwd=project, capture_output=True, text=True, timeout=600)
-        assert "Backend: isolated" in proc.stdout, proc.stdout + proc.stderr
-        grade = json.loads(results.read_text())
-        assert len(grade["tests"]) == 4 and grade["score"] == grade["max_score"] == 34, proc.stdout
+        return proc, json.loads(results.read_text()) if results.is_file() else {}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.mark.grades("under_tmp")
+def test_a_project_whose_environment_lies_under_tmp_grades_sandboxed(sandboxed, corpus):
+    """The sandbox's private /tmp must not hide the environment, the project, the submission or the
+    working directory of a project under /tmp (:func:`grade_a_copy_under_tmp`)."""
+    proc, grade = corpus.result("under_tmp")
+    assert "Backend: isolated" in proc.stdout, proc.stdout + proc.stderr
+    assert len(grade["tests"]) == 4 and grade["score"] == grade["max_score"] == 34, proc.stdout

@@ -1,9 +1,10 @@
 """``cnngrade batch`` and ``cnngrade merge``: a generated class (tests/class_folder.py) of 30 students,
 graded with 2 workers in the sandbox, on the Net's cheaper checks (tests/class_folder.py's ``CHECKS``).
 
-The whole class is graded once (``graded_class``); a smaller one is killed with SIGKILL at random
-moments and finished, then graded again as three shards and merged: both must give the gradebook of the
-uninterrupted run.
+The whole class is graded once, and each of its distinct submissions alone (the job ``class``); a
+smaller one is killed with SIGKILL at random moments and finished (the job ``resumed``), then graded
+again as three shards and merged: both must give the gradebook of the uninterrupted run. The jobs run
+in the background beside the corpus's gradings (tests/corpus.py).
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from cnngrade.batch.gradebook import read_records
 from cnngrade.batch.intake import slug_of
 from cnngrade.batch.runner import BatchSettings, Summary, run_batch
 from cnngrade.batch.shards import Shard, ShardError, parse_shard, shard_from_env
-from cnngrade.grader.invocation import Grade, run_graders_on_each
+from cnngrade.grader.invocation import Grade, Runner, run_graders_on_each
 from tests.class_folder import CHECKS, HOSTILE, REJECTED, gradable, rejected, write_class
+from tests.corpus import background
 from tests.paths import ROOT
 from tests.sandboxes import sandbox_or_skip
 
@@ -46,6 +48,8 @@ class ClassRun:
     summary: Summary
     #: the gradebook as the batch first wrote it
     first_rows: dict[str, dict[str, str]]
+    #: each distinct source graded alone
+    alone: dict[Path, Grade]
 
     def rows(self) -> dict[str, dict[str, str]]:
         return read_gradebook(self.out)
@@ -59,17 +63,39 @@ def without_seconds(rows: dict[str, dict[str, str]]) -> dict[str, dict[str, str]
     return {name: {k: v for k, v in row.items() if k != "seconds"} for name, row in rows.items()}
 
 
-@pytest.fixture(scope="module")
-def graded_class(tmp_path_factory, warm) -> ClassRun:
+def grade_alone(source: Path, warm: Runner) -> Grade:
+    """``source`` graded in a run of its own on the class's checks: isolated for the hostile ones,
+    in-process for the others (trusted code, which is cheaper, and has no call timeout)."""
+    options = ("--isolated", *CHECKS) if source.parent == HOSTILE else CHECKS[:2]
+    (grade,) = run_graders_on_each([source], GRADERS, *options, runner=warm, timeout=600).values()
+    return grade
+
+
+@background("class", cost=60)
+def grade_class(scratch: Path, warm: Runner) -> ClassRun:
+    """The class graded by a batch of 2 workers, 8 students per grading run, in the sandbox; then each
+    distinct source alone."""
     sandbox_or_skip()
-    root = tmp_path_factory.mktemp("class")
-    sources = write_class(root / "submissions")
-    settings = BatchSettings(root / "submissions", root / "grades", GRADERS, workers=2, pytest_args=CHECKS,
+    sources = write_class(scratch / "submissions")
+    settings = BatchSettings(scratch / "submissions", scratch / "grades", GRADERS, workers=2, pytest_args=CHECKS,
                              timeout=600, per_process=8)
     summary = run_batch(settings, runner=warm)
-    return ClassRun(root / "submissions", root / "grades", sources, summary, read_gradebook(root / "grades"))
+    first_rows = read_gradebook(scratch / "grades")
+    distinct = sorted(set(sources.values()))
+    with ThreadPoolExecutor(2) as pool:
+        alone = dict(zip(distinct, pool.map(lambda source: grade_alone(source, warm), distinct), strict=True))
+    return ClassRun(scratch / "submissions", scratch / "grades", sources, summary, first_rows, alone)
 
 
+@pytest.fixture(scope="module")
+def graded_class(corpus) -> ClassRun:
+    return corpus.result("class")
+
+
+grades_class = pytest.mark.grades("class")
+
+
+@grades_class
 def test_a_class_is_graded_into_one_row_per_student(graded_class):
     rows = graded_class.rows()
     students = len(graded_class.sources) + len(REJECTED)
@@ -83,28 +109,20 @@ def test_a_class_is_graded_into_one_row_per_student(graded_class):
     assert "submission_metadata" not in rows  # Gradescope's export manifest is not a student
 
 
-def test_every_row_equals_grading_that_submission_alone(graded_class, warm):
-    """Each distinct submission graded alone (one grading run of its own, the same checks; isolated for
-    the hostile ones, in-process for the others) scores what its students' rows say, check by check,
-    though the batch grades 4 per run, each sandboxed."""
-    sources = sorted(set(graded_class.sources.values()))
-
-    def alone(source: Path) -> Grade:
-        # trusted code in-process, which is cheaper (and has no call timeout)
-        options = ("--isolated", *CHECKS) if source.parent == HOSTILE else CHECKS[:2]
-        (grade,) = run_graders_on_each([source], GRADERS, *options, runner=warm, timeout=600).values()
-        return grade
-
-    with ThreadPoolExecutor(2) as pool:
-        grades = dict(zip(sources, pool.map(alone, sources), strict=True))
+@grades_class
+def test_every_row_equals_grading_that_submission_alone(graded_class):
+    """Each distinct submission graded alone (:func:`grade_alone`: a grading run of its own, the same
+    checks) scores what its students' rows say, check by check, though the batch grades 8 per run, each
+    sandboxed."""
     records = read_records(graded_class.out)
     for student, source in graded_class.sources.items():
-        record, grade = records[slug_of(student)], grades[source]
+        record, grade = records[slug_of(student)], graded_class.alone[source]
         assert record.status == "graded", (student, record.reason)
         assert record.checks == {n: c["score"] for n, c in grade.checks.items()}, student
         assert (record.score, record.max_score) == (grade.score, grade.max_score), student
 
 
+@grades_class
 def test_each_bad_input_is_a_row_with_its_reason(graded_class):
     rows = graded_class.rows()
     for student, words in REJECTED.items():
@@ -115,6 +133,7 @@ def test_each_bad_input_is_a_row_with_its_reason(graded_class):
         assert feedback.startswith(f"# {student}: not graded") and words in " ".join(feedback.split())
 
 
+@grades_class
 def test_each_student_gets_results_json_feedback_and_a_folder_of_their_own(graded_class):
     out = graded_class.out
     assert sorted(p.name for p in out.iterdir() if p.is_file()) == ["batch.json", "gradebook.csv"]
@@ -131,6 +150,7 @@ def test_each_student_gets_results_json_feedback_and_a_folder_of_their_own(grade
     assert forged["score"] < 35  # what the submission wrote is not what the grader read
 
 
+@grades_class
 def test_a_rerun_grades_only_what_changed(graded_class, warm):
     settings = BatchSettings(graded_class.submissions, graded_class.out, GRADERS, workers=2, pytest_args=CHECKS)
     before = graded_class.rows()
@@ -145,11 +165,9 @@ def test_a_rerun_grades_only_what_changed(graded_class, warm):
 # --------------------------------------------------------------------------- killed, resumed, sharded
 
 
-@pytest.fixture(scope="module")
-def small_class(tmp_path_factory) -> Path:
-    """Three gradable students of the class, and every bad input."""
-    root = tmp_path_factory.mktemp("small") / "submissions"
-    root.mkdir()
+def write_small_class(root: Path) -> Path:
+    """Three gradable students of the class, and every bad input, in ``root``."""
+    root.mkdir(parents=True)
     gradable(root, only=SMALL)
     rejected(root)
     return root
@@ -179,11 +197,19 @@ def assert_whole(out: Path) -> None:
             assert path.read_text().startswith("# ") and path.read_text().endswith("\n")
 
 
-@pytest.fixture(scope="module")
-def resumed_small_class(graded_class, small_class, tmp_path_factory) -> Path:
+@dataclass
+class Resumed:
+    #: the small class, and the output folder of its batch, killed and run to its end
+    submissions: Path
+    out: Path
+
+
+@background("resumed", cost=30)
+def resume_small_class(scratch: Path, warm: Runner) -> Resumed:
     """The small class's output folder after its batch was killed with SIGKILL at 3 random moments (each
     time checked for files that are not whole), then run to its end (in-process: :func:`batch_command`)."""
-    out = tmp_path_factory.mktemp("resumed") / "grades"
+    small_class = write_small_class(scratch / "submissions")
+    out = scratch / "grades"
     for moment in random.Random(4660).sample([1.5, 2.5, 3.5, 4.5, 6.0], 3):  # a fresh command each time
         process = subprocess.Popen(batch_command(small_class, out), stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL, start_new_session=True)
@@ -195,11 +221,17 @@ def resumed_small_class(graded_class, small_class, tmp_path_factory) -> Path:
     finished = subprocess.run(batch_command(small_class, out), capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stderr
     (out / "stderr.txt").write_text(finished.stderr)
-    return out
+    return Resumed(small_class, out)
 
 
-def test_a_batch_killed_at_random_moments_resumes_to_the_same_gradebook(graded_class, resumed_small_class):
-    out = resumed_small_class
+@pytest.fixture(scope="module")
+def resumed(corpus) -> Resumed:
+    return corpus.result("resumed")
+
+
+@pytest.mark.grades("class", "resumed")
+def test_a_batch_killed_at_random_moments_resumes_to_the_same_gradebook(graded_class, resumed):
+    out = resumed.out
     assert not list(out.glob(".partial-*"))
     rows = without_backend(read_gradebook(out))
     assert rows == {name: row for name, row in without_backend(graded_class.first_rows).items()
@@ -209,9 +241,11 @@ def test_a_batch_killed_at_random_moments_resumes_to_the_same_gradebook(graded_c
     assert any(line.startswith(f"[{len(rows)}/{len(rows)}] ") and "ETA 0:00" in line for line in lines), lines
 
 
-def test_three_shards_merged_equal_the_whole_class(small_class, resumed_small_class, tmp_path, warm):
+@pytest.mark.grades("resumed")
+def test_three_shards_merged_equal_the_whole_class(resumed, tmp_path, warm):
     """Shard 2/3 from GitLab's variables (the command reads them), 1/3 and 3/3 given; merged, they are the
     whole class's gradebook; a missing shard and a shard given twice are refused."""
+    small_class = resumed.submissions
     for k in (1, 3):
         run_batch(BatchSettings(small_class, tmp_path / f"shard{k}", GRADERS, shard=Shard(k, 3), workers=2,
                                 pytest_args=CHECKS[:2], in_process=True), runner=warm)
@@ -222,7 +256,7 @@ def test_three_shards_merged_equal_the_whole_class(small_class, resumed_small_cl
     merge = [sys.executable, "-m", "cnngrade", "merge"]
     merged = subprocess.run([*merge, *shards, "--out", str(tmp_path / "merged")], capture_output=True, text=True)
     assert merged.returncode == 0, merged.stderr
-    assert without_seconds(read_gradebook(tmp_path / "merged")) == without_seconds(read_gradebook(resumed_small_class))
+    assert without_seconds(read_gradebook(tmp_path / "merged")) == without_seconds(read_gradebook(resumed.out))
     gap = subprocess.run([*merge, *shards[:2], "--out", str(tmp_path / "m2")], capture_output=True, text=True)
     assert gap.returncode == 1 and "shard 3/3 is missing (a gap): grade it with" in gap.stderr
     overlap = subprocess.run([*merge, *shards, shards[0], "--out", str(tmp_path / "m3")], capture_output=True,
@@ -253,15 +287,15 @@ def test_shards_come_from_the_option_or_the_job_engine():
     assert [p - {"newcomer"} for p in more] == parts  # a new student moves no one else
 
 
-def test_bad_folders_are_refused_saying_why(tmp_path):
+def test_bad_folders_are_refused_saying_why(tmp_path, warm):
     (tmp_path / "class").mkdir()
     for arguments, words in [([str(tmp_path / "nope"), "--out", str(tmp_path / "o")], "no such folder"),
                              ([str(tmp_path / "class"), "--out", str(tmp_path / "class" / "grades")],
                               "is inside"),
                              ([str(tmp_path / "class"), "--out", str(tmp_path / "o"), "--shard", "5/3"],
                               "needs 1 <= K <= N")]:
-        run = subprocess.run([sys.executable, "-m", "cnngrade", "batch", *arguments, "--in-process"],
-                             capture_output=True, text=True, timeout=120)
+        run = warm([sys.executable, "-m", "cnngrade", "batch", *arguments, "--in-process"], cwd=tmp_path, env=None,
+                   timeout=120)
         assert run.returncode == 2 and words in run.stderr, run.stderr
 
 
@@ -292,6 +326,7 @@ def chromium() -> str:
     return found
 
 
+@grades_class
 def test_the_class_report_opens_in_a_browser_offline(graded_class, tmp_path):
     """report.html in headless Chromium: its screenshot is taken, its DOM has the histogram and one row per
     student, and the console shows no error (nothing it needs is fetched: it is self-contained)."""

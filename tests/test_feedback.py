@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 
 import nbformat
@@ -244,9 +243,8 @@ def test_a_grader_that_raises_is_reported_as_an_internal_error(tmp_path, warm):
     assert "1 ended in an internal error" in grade.stdout
     assert_score_is_last(grade)
     # --tb asks for pytest's own sections: they show the failures, the report only lists them
-    explicit = subprocess.run([sys.executable, "-m", "pytest", str(graders), f"--rootdir={tmp_path}", "-p",
-                               "no:cacheprovider", f"--submission={REFERENCE}", "--tb=short"], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=300)
+    explicit = warm([sys.executable, "-m", "pytest", str(graders), f"--rootdir={tmp_path}", "-p", "no:cacheprovider",
+                     f"--submission={REFERENCE}", "--tb=short"], cwd=tmp_path, env=None, timeout=300)
     assert "FAILURES" in explicit.stdout and "E   KeyError: 'missing'" in explicit.stdout
     assert explicit.stdout.count("Expected 1, saw 2.") == 2  # its FAILURES entry and its summary line
 

@@ -1,7 +1,8 @@
 """``cnngrade gradescope``: the autograder zip, and its ``run_autograder`` run in a folder laid out as
 Gradescope's ``/autograder`` (its root configurable for tests), on the MLP lab (cheap to grade whole).
 Every results.json it writes validates against Gradescope's documented format
-(tests/gradescope_results.schema.json)."""
+(tests/gradescope_results.schema.json). The zip is built, and run on two submissions, by the job
+``gradescope``, beside the corpus's gradings (tests/corpus.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import jsonschema
 import pytest
 
+from cnngrade.grader.invocation import Runner
+from tests.corpus import background
 from tests.paths import ROOT, TESTS
 from tests.sandboxes import sandbox_or_skip
 
@@ -23,10 +27,8 @@ SCHEMA = json.loads((TESTS / "gradescope_results.schema.json").read_text())
 MLP = ROOT / "labs" / "mlp-mnist"
 
 
-@pytest.fixture(scope="module")
-def autograder(tmp_path_factory) -> Path:
-    """The MLP lab's autograder.zip, with [visibility] for two of its checks, unpacked as Gradescope does."""
-    root = tmp_path_factory.mktemp("gradescope")
+def build_autograder(root: Path) -> Path:
+    """The MLP lab's autograder.zip, with [visibility] for two of its checks, in ``root``."""
     lab = root / "lab"
     shutil.copytree(MLP, lab, ignore=shutil.ignore_patterns("__pycache__"))
     with open(lab / "lab.toml", "a") as toml:
@@ -38,7 +40,9 @@ def autograder(tmp_path_factory) -> Path:
 
 
 def run_autograder(autograder: Path, root: Path, submission: Path | None) -> dict:
-    """Unpack the zip into ROOT/source, put the submission in ROOT/submission, run run_autograder."""
+    """Unpack the zip into ROOT/source, put the submission in ROOT/submission (empty when None), run
+    run_autograder: the results.json it wrote."""
+    root.mkdir()
     with zipfile.ZipFile(autograder) as archive:
         archive.extractall(root / "source")
     (root / "submission").mkdir()
@@ -54,7 +58,30 @@ def run_autograder(autograder: Path, root: Path, submission: Path | None) -> dic
     return results
 
 
-def test_the_zip_holds_what_gradescope_runs(autograder):
+@dataclass
+class Autograded:
+    autograder: Path
+    #: results.json of the MLP lab's reference, and of an empty submission
+    reference: dict
+    empty: dict
+
+
+@background("gradescope", cost=20)
+def autograde(scratch: Path, _warm: Runner) -> Autograded:
+    sandbox_or_skip()
+    autograder = build_autograder(scratch)
+    return Autograded(autograder, run_autograder(autograder, scratch / "reference", MLP / "reference"),
+                      run_autograder(autograder, scratch / "empty", None))
+
+
+@pytest.fixture(scope="module")
+def autograded(corpus) -> Autograded:
+    return corpus.result("gradescope")
+
+
+@pytest.mark.grades("gradescope")
+def test_the_zip_holds_what_gradescope_runs(autograded):
+    autograder = autograded.autograder
     with zipfile.ZipFile(autograder) as archive:
         names = set(archive.namelist())
         modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
@@ -65,9 +92,9 @@ def test_the_zip_holds_what_gradescope_runs(autograder):
     assert not any("__pycache__" in name for name in names)
 
 
-def test_run_autograder_grades_the_submission_in_the_sandbox(autograder, tmp_path):
-    sandbox_or_skip()
-    results = run_autograder(autograder, tmp_path, MLP / "reference")
+@pytest.mark.grades("gradescope")
+def test_run_autograder_grades_the_submission_in_the_sandbox(autograded):
+    results = autograded.reference
     assert results["score"] == results["max_score"] == 120 and results["execution_time"] > 0
     tests = {t["number"]: t for t in results["tests"]}
     assert tests["test_learns"]["visibility"] == "after_published"
@@ -86,7 +113,8 @@ def test_the_schema_refuses_what_gradescope_would():
             jsonschema.validate(broken, SCHEMA)
 
 
-def test_a_submission_that_cannot_be_graded_gets_a_reason(autograder, tmp_path):
-    results = run_autograder(autograder, tmp_path, None)  # an empty submission
+@pytest.mark.grades("gradescope")
+def test_a_submission_that_cannot_be_graded_gets_a_reason(autograded):
+    results = autograded.empty
     assert results["score"] == 0 and results["tests"] == []
     assert results["output"] == "Your submission could not be graded: the folder submission is empty."
