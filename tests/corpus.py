@@ -80,7 +80,7 @@ class Group:
     """Submissions graded together: ``submissions(scratch)`` lists (or writes into ``scratch``, a
     directory of the group's own) their paths; the run uses ``files`` of graders/ (all when empty),
     ``options`` and ``env``, with ``cwd`` (``scratch`` when None) as its working directory. ``cost``:
-    rough seconds, for starting the longest groups first."""
+    its seconds in a suite run here (measured), for starting the longest first."""
 
     submissions: Submissions
     files: tuple[str, ...] = ()
@@ -413,79 +413,79 @@ GROUPS: dict[str, Group] = {
     # (graded as a student runs `pytest graders --submission reference`: -v undoes the -q of gradings)
     # (from the project's root, as the student does: pytest prints the grader files' paths relative to
     # it, and a long path, such as ../../../check/work/main/graders/..., wraps the progress lines)
-    "reference": Group(listed(REFERENCE), options=("-v",), cost=60, cwd=ROOT),  # the first top-level test reads it
-    "templates": Group(listed(ROOT / "student_templates", ROOT / "student_templates" / "lab4.ipynb"), cost=12),
+    "reference": Group(listed(REFERENCE), options=("-v",), cost=48, cwd=ROOT),  # the first top-level test reads it
+    "templates": Group(listed(ROOT / "student_templates", ROOT / "student_templates" / "lab4.ipynb"), cost=16),
     # the reference through `cnngrade grade`, sandboxed by default (tests/test_backend_choice.py)
-    "reference_command": Group(listed(REFERENCE), command=True, cost=30),
+    "reference_command": Group(listed(REFERENCE), command=True, cost=42),
     # buggy Nets: the Net checks; those with a bug the model checks see: every Net and model check
-    "buggy_net": Group(_buggy_net, files=NET_GRADERS, cost=25),
-    "buggy_model": Group(listed(*(BUGGY / n for n in MODEL_BUGGY)), files=NET_GRADERS + MODEL_GRADERS, cost=45),
+    "buggy_net": Group(_buggy_net, files=NET_GRADERS, cost=21),
+    "buggy_model": Group(listed(*(BUGGY / n for n in MODEL_BUGGY)), files=NET_GRADERS + MODEL_GRADERS, cost=49),
     # (hardcoded_cuda's bug is the device checks' business: its training, on the CPU, is left out)
     "model_only": Group(listed(*(BUGGY_MODEL / n for n in MODEL_ONLY)), files=NET_GRADERS + MODEL_GRADERS,
-                        options=("-k", "not (test_learns and hardcoded_cuda)"), cost=40),
-    "buggy_device": Group(listed(BUGGY_MODEL / "unregistered_tensor"), files=("test_6_device.py",), cost=6),
+                        options=("-k", "not (test_learns and hardcoded_cuda)"), cost=19),
+    "buggy_device": Group(listed(BUGGY_MODEL / "unregistered_tensor"), files=("test_6_device.py",), cost=3),
     "slow_loop": Group(slow_lab, files=("test_7_accuracy.py", "test_8_speed.py"),
-                       options=("--lab-config=lab.toml", "-k", "learns or speed"), cost=25),
+                       options=("--lab-config=lab.toml", "-k", "learns or speed"), cost=14),
     "run_all_code": Group(listed(NOTEBOOKS / "trains_and_downloads.ipynb"), files=NET_GRADERS,
-                          options=("--run-all-code",), cost=8),
-    "model_files": Group(model_variants, files=("test_7_accuracy.py",), options=("-k", "trained_model"), cost=12),
+                          options=("--run-all-code",), cost=7),
+    "model_files": Group(model_variants, files=("test_7_accuracy.py",), options=("-k", "trained_model"), cost=5),
     # lab parts: one bug each in pooling or conv math (the answers graded too: they use both); answers
     # of every form, graded with a lab.toml of its own
-    "lab_pooling": Group(pooling_variants, files=("test_3_pooling.py", "test_5_questions.py"), cost=40),
-    "lab_conv_math": Group(conv_math_variants, files=("test_4_conv_math.py", "test_5_questions.py"), cost=30),
+    "lab_pooling": Group(pooling_variants, files=("test_3_pooling.py", "test_5_questions.py"), cost=22),
+    "lab_conv_math": Group(conv_math_variants, files=("test_4_conv_math.py", "test_5_questions.py"), cost=36),
     "custom_lab": Group(custom_lab, files=("test_1_structure.py", "test_5_questions.py"),
-                        options=("--lab-config=lab.toml",), cost=8),
+                        options=("--lab-config=lab.toml",), cost=2),
     # `cnngrade grade --in-process` where no sandbox works (tests/test_backend_choice.py)
     "softmax_command": Group(listed(BUGGY / "softmax"), command=True, env={"CNNGRADE_SANDBOX": "none"},
-                             options=("--in-process", "--", "-k", "log_softmax or net_builds"), cost=8),
+                             options=("--in-process", "--", "-k", "log_softmax or net_builds"), cost=1),
     # hostile submissions, isolated; the reference before and after them
     "hostile": Group(lambda scratch: [REFERENCE, *hostile_half(0), REFERENCE], files=HOSTILE_NET_GRADERS,
-                     options=("--isolated", "--junitxml=junit.xml"), env=HOSTILE_ENV, cost=80),
+                     options=("--isolated", "--junitxml=junit.xml"), env=HOSTILE_ENV, cost=47),
     "hostile_2": Group(lambda scratch: hostile_half(1), files=HOSTILE_NET_GRADERS,
-                       options=("--isolated", "--junitxml=junit.xml"), env=HOSTILE_ENV, cost=75),
+                       options=("--isolated", "--junitxml=junit.xml"), env=HOSTILE_ENV, cost=42),
     # graded alone, side by side with the others, only where a cgroup caps their memory: under a 1 GiB cap
     # (the default 4 GiB one, measured, peaks at 4 GiB too: a lower cap only spares the machine the
     # paging), with no restart
     **({"hostile_memory": Group(lambda scratch: _hostile(lambda n: n in MEMORY_CAPPED), files=("test_1_structure.py",),
-                                options=("--isolated",), cost=30,
+                                options=("--isolated",), cost=11,
                                 env={**HOSTILE_ENV, "CNNGRADE_MAX_RESTARTS": "0", "CNNGRADE_MEMORY_LIMIT": "1G",
                                      # filling 1 GiB takes seconds where the machine is busy (and swaps)
                                      "CNNGRADE_CALL_TIMEOUT": "60"})}
        if not isinstance(cgroups.hierarchy(), str) else {}),
     "hostile_hanging": Group(lambda scratch: _hostile(lambda n: n in HANGING), files=HOSTILE_NET_GRADERS,
                              options=("--isolated", f"--call-timeout={HANGING_TIMEOUT}"), env=HANGING_ENV,
-                             cost=30),
+                             cost=23),
     "hostile_device": Group(lambda scratch: _hostile(lambda n: n in HOSTILE_DEVICE), files=("test_6_device.py",),
-                            options=("--isolated",), env=HOSTILE_ENV, cost=12),
+                            options=("--isolated",), env=HOSTILE_ENV, cost=5),
     "hostile_parts": Group(lambda scratch: _hostile(lambda n: n in HOSTILE_PARTS),
                            files=("test_3_pooling.py", "test_4_conv_math.py"),
-                           options=("--isolated", "-k", "from_scratch"), env=HOSTILE_ENV, cost=10),
+                           options=("--isolated", "-k", "from_scratch"), env=HOSTILE_ENV, cost=5),
     "hostile_model": Group(lambda scratch: _hostile(lambda n: n in HOSTILE_MODEL),
                            files=(*HOSTILE_NET_GRADERS, "test_7_accuracy.py", "test_8_speed.py"),
-                           options=("--isolated", "-k", "not test_learns"), env=HOSTILE_ENV, cost=45),
+                           options=("--isolated", "-k", "not test_learns"), env=HOSTILE_ENV, cost=59),
     "hostile_learns": Group(lambda scratch: _hostile(lambda n: n in HOSTILE_LEARNS),
                             files=(*HOSTILE_NET_GRADERS, "test_7_accuracy.py"), options=("--isolated",),
-                            env=HOSTILE_ENV, cost=40),
+                            env=HOSTILE_ENV, cost=22),
     **{f"forged:{name}": Group(listed(HOSTILE / name), files=HOSTILE_NET_GRADERS, env=HOSTILE_ENV,
-                               options=("-k", " or ".join(checks)), cost=8)
+                               options=("-k", " or ".join(checks)), cost=1)
        for name, checks in FORGED_IN_PROCESS.items()},
     # the other labs (tests/test_labs.py): reference, templates and buggy submissions, graded with --lab
     # (the buggy MLPs are not trained nor timed: each fails a check of what it computes)
     "lab_mlp": Group(lab_submissions("mlp-mnist"), options=("--lab", str(LABS / "mlp-mnist"), "-k",
                                                             "not (test_learns or test_inference_speed) or reference or "
-                                                            "student_templates"), cost=30),
+                                                            "student_templates"), cost=15),
     "lab_report": Group(lab_submissions("report-cnn"), options=("--lab", str(LABS / "report-cnn"), "-k",
-                                                                REPORT_CNN_CHECKS), cost=35),
+                                                                REPORT_CNN_CHECKS), cost=40),
     "lab_cifar": Group(cifar_submissions(full=True), options=("--lab", str(LABS / "cifar10-cnn"), "--data-root",
-                                                                  CIFAR_DATA), cost=35),
+                                                                  CIFAR_DATA), cost=23),
     "lab_cifar_net": Group(cifar_submissions(full=False), files=(*NET_GRADERS, "test_7_accuracy.py"),
                            options=("--lab", str(LABS / "cifar10-cnn"), "--data-root", CIFAR_DATA, "-k",
-                                    CIFAR_NET_CHECKS), cost=25),
+                                    CIFAR_NET_CHECKS), cost=21),
     # what a student sees (tests/test_feedback.py): the reference graded as a student runs it (-v cancels
     # the -q of run_graders_on_each: `pytest graders --submission reference`), the notebook template alone
     # (Net only: three parts missing), and two first-attempt mistakes in pooling and conv math
-    "feedback_notebook": Group(listed(ROOT / "student_templates" / "lab4.ipynb"), cost=8),
-    "feedback_first_attempt": Group(first_attempt, files=NET_GRADERS + PART_GRADERS, cost=18),
+    "feedback_notebook": Group(listed(ROOT / "student_templates" / "lab4.ipynb"), cost=9),
+    "feedback_first_attempt": Group(first_attempt, files=NET_GRADERS + PART_GRADERS, cost=8),
 }
 
 

@@ -47,8 +47,11 @@ def sandboxed() -> None:
 def test_cnngrade_grade_sandboxes_by_default_and_agrees_with_in_process(sandboxed, corpus):
     result = corpus.grade("reference_command")
     backend = [line for line in result.stdout.splitlines() if line.startswith("Backend:")]
-    assert backend == [f"Backend: isolated (the submission runs in a sandbox: {sandbox.detect().description})"], \
+    assert len(backend) == 1 and backend[0].startswith("Backend: isolated (the submission runs in a sandbox: "), \
         result.stdout[-3000:]
+    if backend[0] != f"Backend: isolated (the submission runs in a sandbox: {sandbox.detect().description})":
+        # another sandbox than this process's: only after the preferred one failed its trial runs, saying why
+        assert "cnngrade: sandbox fork failed its trial run" in result.stdout, result.stdout[-3000:]
     assert result.exit_code == 0 and result.failed() == {}
     assert result.score == result.max_score > 150
     in_process = corpus.grade("reference")
@@ -101,7 +104,7 @@ def test_bad_backend_options_are_usage_errors(options, words, tmp_path, warm):
     assert words in proc.stderr
 
 
-@background("under_tmp", cost=25)
+@background("under_tmp", cost=15)
 def grade_a_copy_under_tmp(_scratch: Path, _warm: Runner) -> tuple[subprocess.CompletedProcess, dict]:
     """A copy of the project under /tmp (its files as git lists them, as a clone holds them) with its
     environment there too (this one, copied as hard links: seconds, not a reinstall) grades its

@@ -71,7 +71,7 @@ def grade_alone(source: Path, warm: Runner) -> Grade:
     return grade
 
 
-@background("class", cost=60)
+@background("class", cost=41)
 def grade_class(scratch: Path, warm: Runner) -> ClassRun:
     """The class graded by a batch of 2 workers, 8 students per grading run, in the sandbox; then each
     distinct source alone."""
@@ -204,7 +204,7 @@ class Resumed:
     out: Path
 
 
-@background("resumed", cost=30)
+@background("resumed", cost=22)
 def resume_small_class(scratch: Path, warm: Runner) -> Resumed:
     """The small class's output folder after its batch was killed with SIGKILL at 3 random moments (each
     time checked for files that are not whole), then run to its end (in-process: :func:`batch_command`)."""

@@ -66,7 +66,7 @@ class Autograded:
     empty: dict
 
 
-@background("gradescope", cost=20)
+@background("gradescope", cost=22)
 def autograde(scratch: Path, _warm: Runner) -> Autograded:
     sandbox_or_skip()
     autograder = build_autograder(scratch)

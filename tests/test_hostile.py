@@ -417,6 +417,30 @@ def test_isolated_backend_refuses_without_a_sandbox(monkeypatch):
         assert words in message, message
 
 
+def test_a_sandbox_used_because_the_preferred_one_failed_says_why(monkeypatch, capsys):
+    """The fork server's trial runs fail (twice: once more after a pause), bwrap's pass: bwrap is used,
+    and stderr says which failed and why."""
+    trials = []
+
+    def probe(candidate):
+        trials.append(candidate.tool)
+        return "failed its trial run (exit status 3: no message)" if candidate.tool == "fork" else None
+
+    monkeypatch.setattr(sandbox, "probe", probe)
+    monkeypatch.setattr(sandbox, "_candidates", lambda: [("fork", sandbox.Sandbox("fork", True, {})),
+                                                         ("bwrap", sandbox.Sandbox("bwrap", True, {"bwrap": "/x"}))])
+    monkeypatch.setattr(sandbox.time, "sleep", lambda seconds: None)
+    monkeypatch.delenv("CNNGRADE_SANDBOX", raising=False)
+    sandbox.detect.cache_clear()
+    try:
+        assert sandbox.detect().tool == "bwrap"
+    finally:
+        sandbox.detect.cache_clear()
+    assert trials == ["fork", "fork", "bwrap"]
+    assert capsys.readouterr().err == ("cnngrade: sandbox fork failed its trial run (exit status 3: no message); "
+                                       "using bwrap instead\n")
+
+
 @pytest.mark.parametrize("tool", ["bwrap", "unshare"])
 def test_the_other_sandboxes_hide_as_much_as_the_fork_server(monkeypatch, tool):
     """The corpus runs in the first sandbox that works (the fork server here); the others, which

@@ -470,9 +470,10 @@ def _probe_fork(sandbox: Sandbox, spec: ChildSpec, staging: Path, timeout: float
 
 @functools.lru_cache(maxsize=1)
 def detect() -> Sandbox:
-    """The first sandbox that works here (cached); :class:`SandboxUnavailable` if none does."""
+    """The first sandbox that works here (cached); :class:`SandboxUnavailable` if none does. When a
+    sandbox that should work failed its trial runs and another is used, stderr says so and why."""
     forced = os.environ.get("CNNGRADE_SANDBOX", "").strip().lower()
-    reasons = []
+    reasons, failed = [], []
     for tool, candidate in _candidates():
         if forced and forced != tool:
             reasons.append(f"{tool}: not tried (CNNGRADE_SANDBOX={forced})")
@@ -485,8 +486,11 @@ def detect() -> Sandbox:
             time.sleep(0.5)
             problem = probe(candidate)
         if problem is None:
+            for reason in failed:
+                sys.stderr.write(f"cnngrade: sandbox {reason}; using {candidate.tool} instead\n")
             return candidate
         reasons.append(f"{tool}: {problem}")
+        failed.append(f"{tool} {problem}")
     raise SandboxUnavailable(
         "The isolated backend found no usable sandbox on this machine, so it refuses to run the submission:\n  "
         + "\n  ".join(reasons) + "\n" + FIX_HINT
