@@ -15,7 +15,7 @@ import torch
 from cnngrade.grader.invocation import Runner
 from cnngrade.properties import load_profile
 from cnngrade.threads import thread_env
-from tests.corpus import Corpus, known
+from tests.corpus import Corpus, expected_ends, known
 
 # One torch thread in this process and in every process it starts (gradings, their sandboxed children):
 # the suite runs its tests beside up to WORKERS corpus gradings, more processes than the machine has
@@ -45,11 +45,18 @@ def _corpus(config: pytest.Config) -> Corpus:
     return config.stash[_corpus_key]
 
 
+def _reads(item: pytest.Item) -> set[str]:
+    return {name for marker in item.iter_markers("grades") for name in marker.args}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that read corpus gradings run last (in their order): until then the corpus grades in the
-    background while this process runs every test that needs none, instead of waiting for a grading
-    that has not started yet."""
-    items.sort(key=lambda item: item.get_closest_marker("grades") is not None)
+    """Tests that read corpus gradings run after the others, in the order their gradings should end
+    (:func:`tests.corpus.expected_ends`; else in their order): until then the corpus grades in the
+    background while this process runs every test that needs none, and a test that does work of its
+    own on a grading (a batch run again, a browser) does it while later ones are still graded."""
+    wanted = set().union(*map(_reads, items))
+    ends = expected_ends({name for name in wanted if known(name)})
+    items.sort(key=lambda item: max((ends.get(name, 0.0) for name in _reads(item)), default=-1.0))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -522,6 +522,27 @@ def known(name: str) -> bool:
     return name in GROUPS or name in JOBS
 
 
+def cost(name: str) -> float:
+    """The group's or job's cost (its measured seconds)."""
+    return (GROUPS.get(name) or JOBS[name]).cost
+
+
+def longest_first(names: set[str]) -> list[str]:
+    """The order :meth:`Corpus.start` queues ``names`` in: longest first."""
+    return sorted(names, key=lambda name: (-cost(name), name))
+
+
+def expected_ends(names: set[str]) -> dict[str, float]:
+    """When each of ``names`` should end, in seconds after the corpus starts, were each to take its cost:
+    queued :func:`longest_first`, :data:`WORKERS` at a time (so the tests that read them can be run in
+    about the order their results come)."""
+    free, ends = [0.0] * WORKERS, {}
+    for name in longest_first(names):
+        worker = free.index(min(free))
+        free[worker] = ends[name] = free[worker] + cost(name)
+    return ends
+
+
 # --------------------------------------------------------------------------- grading the groups
 
 
@@ -552,7 +573,7 @@ class Corpus:
     def start(self, names: list[str]) -> None:
         """Queue the groups and jobs ``names`` (longest first), unless queued already."""
         with self._lock:
-            for name in sorted(set(names) - set(self._futures), key=lambda n: -(GROUPS.get(n) or JOBS[n]).cost):
+            for name in longest_first(set(names) - set(self._futures)):
                 self._futures[name] = self._pool.submit(self._grade, name)
 
     def graded(self, group: str) -> Graded:
