@@ -496,7 +496,8 @@ GROUPS: dict[str, Group] = {
 class Job:
     """Shared work other than a grading run: ``run(scratch, runner)`` returns what its tests read
     (:meth:`Corpus.result`); ``runner`` forks grading commands from the corpus's warm process. ``cost``:
-    rough seconds, as a group's."""
+    its seconds, as a group's. It runs in a thread of this process, beside the tests: what it does with
+    ``ast`` (loading or staging a submission) must run in a process of its own (see :meth:`Corpus.start`)."""
 
     run: Callable[[Path, Runner], Any]
     cost: float = 10.0
@@ -571,10 +572,15 @@ class Corpus:
         self._lock = threading.Lock()
 
     def start(self, names: list[str]) -> None:
-        """Queue the groups and jobs ``names`` (longest first), unless queued already."""
+        """Queue the groups and jobs ``names`` (longest first), unless queued already. A group's submissions
+        are written here, in the calling thread: several generate code with ``ast``, which CPython 3.11
+        does not allow in two threads of a process at once (the tests use it too)."""
         with self._lock:
             for name in longest_first(set(names) - set(self._futures)):
-                self._futures[name] = self._pool.submit(self._grade, name)
+                scratch = self.root / name.replace(":", "-")
+                scratch.mkdir()
+                submissions = GROUPS[name].submissions(scratch) if name in GROUPS else []
+                self._futures[name] = self._pool.submit(self._grade, name, scratch, submissions)
 
     def graded(self, group: str) -> Graded:
         """The group's results (graded now if nobody queued it)."""
@@ -610,15 +616,12 @@ class Corpus:
         self.warm.close()
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def _grade(self, name: str) -> Graded:
-        scratch = self.root / name.replace(":", "-")
-        scratch.mkdir()
+    def _grade(self, name: str, scratch: Path, submissions: list[Path]) -> Graded:
         if name in JOBS:
             started = time.monotonic()
             result = JOBS[name].run(scratch, self.warm.run)
             return Graded({}, scratch, time.monotonic() - started, result)
         group = GROUPS[name]
-        submissions = group.submissions(scratch)
         started = time.monotonic()
         env = {**os.environ, **group.env}
         if group.command:
