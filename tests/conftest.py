@@ -2,7 +2,8 @@
 
 Tests that assert on gradings are marked ``@pytest.mark.grades("group", ...)`` with the groups (and
 jobs) of :mod:`tests.corpus` they read; those start in the background once collection ends, and the
-tests that read them run last. The corpus's warm process starts before collection, to be ready then.
+tests that read them run after the others, in the order their gradings should end. The corpus's warm
+process starts before collection, to be ready then.
 """
 
 from __future__ import annotations
@@ -60,12 +61,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    wanted = [group for item in session.items for marker in item.iter_markers("grades") for group in marker.args]
+    wanted = set().union(*map(_reads, session.items))
     unknown = {name for name in wanted if not known(name)}
     if unknown:
         raise pytest.UsageError(f"unknown corpus groups or jobs {sorted(unknown)} (see tests/corpus.py)")
     if wanted and not session.config.option.collectonly:
-        _corpus(session.config).start(wanted)
+        _corpus(session.config).start(sorted(wanted))
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  # noqa: ANN001 - pytest's reporter

@@ -4,11 +4,11 @@ For each student of the shard (:mod:`.shards`): stage the entry (:mod:`.intake`;
 be graded becomes a ``rejected`` row with the reason), then grade the staged copies ``per_process`` at a
 time with ``cnngrade grade`` (a process forked from a warm one, :mod:`.warm`; each submission runs in a
 sandbox of its own, unless ``in_process``; the runs share the CPUs' threads), stopped after ``timeout``
-seconds per student. Students a
-run did not grade (it ran past its time, or crashed) are graded again one by one, so one student's hang
-costs no one else their row. The score is read from the results.json the grading process wrote (the
-student's code runs in the sandbox, which sees only its staged copy); each student's folder is written
-whole (:func:`.gradebook.write_student`), and ``gradebook.csv`` rewritten after each student.
+seconds per student. Students a run did not grade (it ran past its time, or crashed) are graded again
+one by one, so one student's hang costs no one else their row. The score is read from the results.json
+the grading process wrote (the student's code runs in the sandbox, which sees only its staged copy);
+each student's folder is written whole (:func:`.gradebook.write_student`), and ``gradebook.csv``
+rewritten after each student.
 
 A re-run skips a student whose record has the same fingerprint: sha256 of the entry's bytes, of the
 grader's code (cnngrade, graders/), of the lab (lab.toml, reference/) and of the grading options;
