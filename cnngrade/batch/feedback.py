@@ -7,7 +7,7 @@ what to do.
 
 from __future__ import annotations
 
-__all__ = ["feedback_markdown", "rejected_markdown"]
+__all__ = ["error_markdown", "feedback_markdown", "rejected_markdown"]
 
 
 def _points(value: float) -> str:
@@ -40,7 +40,15 @@ def feedback_markdown(student: str, results: dict) -> str:
     return "\n".join(lines)
 
 
+def error_markdown(student: str, reason: str) -> str:
+    """The feedback of a submission whose grading failed through an error of cnngrade's (not the student's)."""
+    return "\n".join([f"# {student}: not graded yet", "",
+                      "Grading your submission failed because of a problem on the grading side, not in your work. "
+                      "The course staff were told and will grade it again; you do not need to do anything.", "",
+                      "What the grader reported:", "", *_quoted(reason), ""])
+
+
 def rejected_markdown(student: str, reason: str) -> str:
-    """The feedback of a submission that was not graded (rejected, timed out, or failed to grade)."""
+    """The feedback of a submission that was not graded by its own doing (rejected, or timed out)."""
     return "\n".join([f"# {student}: not graded", "", *_quoted(reason), "",
                       "Fix this and submit again; ask your instructor if it is unclear.", ""])

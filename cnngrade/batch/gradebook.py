@@ -21,13 +21,16 @@ from pathlib import Path
 
 from cnngrade.batch import atomic
 
-__all__ = ["GRADEBOOK", "RECORD", "Record", "STATUSES", "gradebook_csv", "read_records", "write_student"]
+__all__ = ["FINAL", "GRADEBOOK", "RECORD", "Record", "STATUSES", "gradebook_csv", "read_records", "write_student"]
 
 RECORD = "grading.json"
 GRADEBOOK = "gradebook.csv"
 #: graded: the graders ran (whatever the score); rejected: the submission could not be graded as
 #: submitted (:mod:`.intake`); timeout: grading ran past ``--timeout``; error: grading itself failed
+#: (cnngrade's fault, or the machine's: never final, graded again by the next run)
 STATUSES = ("graded", "rejected", "timeout", "error")
+#: the outcomes that are the student's, kept by a re-run of the batch
+FINAL = ("graded", "rejected", "timeout")
 FIXED_COLUMNS = ("student", "score", "max_score")
 TRAILING_COLUMNS = ("status", "seconds", "backend", "reason")
 

@@ -12,7 +12,11 @@ rewritten after each student.
 
 A re-run skips a student whose record has the same fingerprint: sha256 of the entry's bytes, of the
 grader's code (cnngrade, graders/), of the lab (lab.toml, reference/) and of the grading options;
-``force`` grades everyone again. A student's crash, hang or attack ends in that student's row: each
+``force`` grades everyone again. Only the student's own outcomes are kept (``graded``, ``rejected``,
+``timeout``): an ``error`` row (an error of cnngrade's or of the machine) is graded again by the next run,
+and its feedback tells the student it is not theirs. ``batch.json`` says ``"finished": true`` once every
+student of the shard has a row, and lists the ``error`` rows (``cnngrade merge`` refuses a shard without
+the one or with the other). A student's crash, hang or attack ends in that student's row: each
 grading is its own process group, killed whole on its timeout.
 """
 
@@ -33,8 +37,8 @@ from pathlib import Path
 
 from cnngrade import threads
 from cnngrade.batch import atomic
-from cnngrade.batch.feedback import feedback_markdown, rejected_markdown
-from cnngrade.batch.gradebook import Record, read_records, write_gradebook, write_student
+from cnngrade.batch.feedback import error_markdown, feedback_markdown, rejected_markdown
+from cnngrade.batch.gradebook import FINAL, Record, read_records, write_gradebook, write_student
 from cnngrade.batch.intake import SKIPPED_DIRS, Entry, Limits, Rejected, list_entries, stage
 from cnngrade.batch.shards import WHOLE, Shard
 from cnngrade.grader.invocation import Runner
@@ -97,6 +101,11 @@ class Summary:
     counts: dict[str, int] = field(default_factory=dict)
     records: dict[str, Record] = field(default_factory=dict)
     seconds: float = 0.0
+
+    @property
+    def errors(self) -> list[Record]:
+        """The rows that are errors of cnngrade's (graded again by the next run)."""
+        return [record for record in self.records.values() if record.status not in FINAL]
 
 
 def check_folders(settings: BatchSettings) -> None:
@@ -254,7 +263,7 @@ class _Batch:
             results, feedback = student.results, feedback_markdown(record.student, student.results)
         else:
             results = {"score": 0.0, "output": record.reason, "tests": []}
-            feedback = rejected_markdown(record.student, record.reason)
+            feedback = (rejected_markdown if record.status in FINAL else error_markdown)(record.student, record.reason)
         results["execution_time"] = round(record.seconds, 3)
         write_student(self.settings.out, record, results, feedback)
         shutil.rmtree(student.staging, ignore_errors=True)
@@ -286,7 +295,7 @@ def run_batch(settings: BatchSettings, runner: Runner | None = None,
     parts = LabConfig.load(settings.lab_toml).parts
     entries = list_entries(settings.submissions)
     mine = [entry for entry in entries if settings.shard.holds(entry.name)]
-    _write_manifest(settings, entries, mine)
+    _write_manifest(settings, entries, mine, finished=False)
     graders = grader_fingerprint(settings)
     existing = read_records(settings.out)
     batch = _Batch(settings, runner or _fresh, parts, {})
@@ -295,7 +304,7 @@ def run_batch(settings: BatchSettings, runner: Runner | None = None,
     for entry in mine:
         fingerprint = entry_fingerprint(entry, graders)
         old = existing.get(entry.slug)
-        if old is not None and old.fingerprint == fingerprint and not settings.force:
+        if old is not None and old.fingerprint == fingerprint and old.status in FINAL and not settings.force:
             batch.records[entry.slug] = old
             summary.counts["skipped"] = summary.counts.get("skipped", 0) + 1
             if progress is not None:
@@ -334,10 +343,15 @@ def run_batch(settings: BatchSettings, runner: Runner | None = None,
             future.result()
     summary.records = dict(batch.records)
     summary.seconds = time.monotonic() - started
+    _write_manifest(settings, entries, mine, finished=True, errors=[record.student for record in summary.errors])
     return summary
 
 
-def _write_manifest(settings: BatchSettings, entries: list[Entry], mine: list[Entry]) -> None:
+def _write_manifest(settings: BatchSettings, entries: list[Entry], mine: list[Entry], *, finished: bool,
+                    errors: list[str] | None = None) -> None:
+    """``batch.json``: the shard, the class, the shard's students, the submissions folder; ``finished``
+    once every student of the shard has a row, and ``errors``: the students whose row is an error."""
     manifest = {"shard": [settings.shard.index, settings.shard.count], "class": [e.name for e in entries],
-                "students": [e.name for e in mine], "submissions": str(settings.submissions.resolve())}
+                "students": [e.name for e in mine], "submissions": str(settings.submissions.resolve()),
+                "finished": finished, "errors": errors or []}
     atomic.write_text(settings.out / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -41,8 +42,8 @@ class WarmRunner:
         self._directory = tempfile.mkdtemp(prefix="cnngrade-warm-")
         self.address = os.path.join(self._directory, "socket")
         root = Path(__file__).resolve().parents[2]
-        self._server = subprocess.Popen([sys.executable, "-m", "cnngrade.batch.warm", self.address], cwd=root,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        self._server = subprocess.Popen([sys.executable, "-m", "cnngrade.batch.warm", self.address, str(os.getpid())],
+                                        cwd=root, stdin=subprocess.DEVNULL, start_new_session=True)
         self._ready = threading.Event()
         self._lock = threading.Lock()
 
@@ -61,14 +62,15 @@ class WarmRunner:
 
     def run(self, command: Sequence[str], *, cwd: Path | str, env: Mapping[str, str] | None,
             timeout: float) -> subprocess.CompletedProcess:
-        """Run ``command`` (``[python, -m, pytest|cnngrade, ...]``) forked from the server; its stdout and
-        stderr captured as text."""
+        """Run ``command`` (``[python, -m, pytest|cnngrade, ...]``) forked from the server, in ``cwd`` (made
+        absolute here: the server's working directory is not this process's); its stdout and stderr
+        captured as text."""
         if list(command[:2]) != [sys.executable, "-m"] or command[2] not in MODULES:
             raise ValueError(f"not a warm command: {command[:3]}")
         self._wait_ready()
         with tempfile.TemporaryDirectory(prefix="cnngrade-run-") as scratch:
             out, err = Path(scratch, "stdout"), Path(scratch, "stderr")
-            request = {"module": command[2], "argv": list(command[3:]), "cwd": str(cwd),
+            request = {"module": command[2], "argv": list(command[3:]), "cwd": os.path.abspath(cwd),
                        "env": dict(os.environ if env is None else env), "stdout": str(out), "stderr": str(err)}
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
                 connection.settimeout(timeout)
@@ -81,10 +83,9 @@ class WarmRunner:
                     reply = json.loads(replies.readline())
                 except TimeoutError:
                     self._kill(pid)
-                    raise subprocess.TimeoutExpired(list(command), timeout, out.read_bytes(),
-                                                    err.read_bytes()) from None
-            return subprocess.CompletedProcess(list(command), reply["code"], out.read_text(errors="replace"),
-                                               err.read_text(errors="replace"))
+                    raise subprocess.TimeoutExpired(list(command), timeout, _read(out).encode(),
+                                                    _read(err).encode()) from None
+            return subprocess.CompletedProcess(list(command), reply["code"], _read(out), _read(err))
 
     @staticmethod
     def _kill(pid: int | None) -> None:
@@ -103,35 +104,50 @@ class WarmRunner:
         self.close()
 
     def close(self) -> None:
+        """End the server (its waiters and runs end with it) and remove its socket's folder."""
         self._server.terminate()
         try:
             self._server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self._server.kill()
+            self._server.wait()
+        shutil.rmtree(self._directory, ignore_errors=True)
+
+
+def _read(path: Path) -> str:
+    """A run's captured output; empty where the run ended before it opened its files."""
+    try:
+        return path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
 
 
 # --------------------------------------------------------------------------- the server
 
 
-def _die_with_parent() -> None:
-    """Be killed when the parent process ends (a batch killed by SIGKILL leaves no run behind)."""
+def _die_with_parent(parent: int | None = None, sig: int = signal.SIGKILL) -> None:
+    """Be sent ``sig`` when the parent process ends (a batch killed by SIGKILL leaves no run behind).
+    With ``parent`` (the pid that started this process): exit at once if it has already ended, before
+    the signal was asked for (it is asked only now, after the server's imports)."""
     import ctypes
 
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+    if parent is not None and os.getppid() != parent:
+        sys.exit(0)
 
 
 def _run(request: dict) -> int:
     """In the forked run: become the command the request describes; its exit status."""
     os.setsid()  # a process group of its own, killed whole on a timeout
     _die_with_parent()
-    os.chdir(request["cwd"])
-    os.environ.clear()
-    os.environ.update(request["env"])
-    threads.apply()  # torch was imported under the server's environment
     for fd, path in ((1, request["stdout"]), (2, request["stderr"])):
         target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(target, fd)
         os.close(target)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    threads.apply()  # torch was imported under the server's environment
     sys.argv = [request["module"], *request["argv"]]
     sys.path[0] = request["cwd"]  # as `python -m` puts its working directory first
     if request["module"] == "pytest":
@@ -165,7 +181,14 @@ def _wait_and_answer(connection: socket.socket) -> None:
     connection.sendall(json.dumps({"code": status}).encode() + b"\n")
 
 
-def serve(address: str) -> None:
+def _end(_signal: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
+def serve(address: str, parent: int) -> None:
+    """Import what grading runs need, then fork a waiter per request on the socket ``address`` until
+    ``parent`` (the client's pid) ends or asks the server to end (SIGTERM); then remove the socket's
+    folder. Waiters and runs end with the server (their parent-death signal)."""
     import hypothesis  # noqa: F401 - everything a grading run imports, once
     import nbformat  # noqa: F401
     import pytest  # noqa: F401
@@ -174,22 +197,27 @@ def serve(address: str) -> None:
     import cnngrade.commands.grade  # noqa: F401
     import cnngrade.grader.plugin  # noqa: F401
 
-    _die_with_parent()
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # waiters are reaped by the kernel
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
-        listener.bind(address)
-        listener.listen(16)
-        Path(address + ".ready").touch()
-        while True:
-            connection, _ = listener.accept()
-            if os.fork() == 0:
-                listener.close()
-                try:
-                    _wait_and_answer(connection)
-                finally:
-                    os._exit(0)
-            connection.close()
+    signal.signal(signal.SIGTERM, _end)
+    try:
+        _die_with_parent(parent, signal.SIGTERM)
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # waiters are reaped by the kernel
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+            listener.bind(address)
+            listener.listen(16)
+            Path(address + ".ready").touch()
+            while True:
+                connection, _ = listener.accept()
+                if os.fork() == 0:
+                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                    listener.close()
+                    try:
+                        _wait_and_answer(connection)
+                    finally:
+                        os._exit(0)
+                connection.close()
+    finally:
+        shutil.rmtree(os.path.dirname(address), ignore_errors=True)
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    serve(sys.argv[1], int(sys.argv[2]))

@@ -9,9 +9,9 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 from cnngrade.commands import default_dir
+from cnngrade.commands.arguments import user_path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,9 +21,12 @@ def build_parser() -> argparse.ArgumentParser:
         "of those, as Gradescope's export and GitHub Classroom's clone lay them out). Writes DIR/<student>/"
         "results.json, feedback.md and grading.json, and DIR/gradebook.csv. Re-running skips the students "
         "already graded with the same submission, graders and lab.")
-    p.add_argument("submissions", type=Path, metavar="SUBMISSIONS")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="the output folder (not inside SUBMISSIONS)")
-    p.add_argument("--workers", type=int, default=1, metavar="N", help="students graded at a time (default 1)")
+    p.add_argument("submissions", type=user_path, metavar="SUBMISSIONS")
+    p.add_argument("--out", type=user_path, required=True, metavar="DIR",
+                   help="the output folder (not inside SUBMISSIONS)")
+    p.add_argument("--workers", type=int, default=default_workers(), metavar="N",
+                   help=f"grading processes at a time (default: the CPUs, at most {MAX_DEFAULT_WORKERS}: "
+                   f"{default_workers()} here)")
     p.add_argument("--shard", metavar="K/N", help="grade shard K of N (by a hash of each name); default: from "
                    "Slurm, Kubernetes or GitLab variables when set, else the whole class")
     p.add_argument("--force", action="store_true", help="grade every student again, even those already graded")
@@ -35,11 +38,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, metavar="T",
                    help="torch threads per grading process (default: $OMP_NUM_THREADS, else the CPUs divided "
                    "among the workers)")
-    p.add_argument("--lab", type=Path, metavar="DIR", help="grade another lab (DIR/lab.toml, DIR/reference)")
-    p.add_argument("--graders", type=Path, default=default_dir("graders"), help="the grader suite")
+    p.add_argument("--lab", type=user_path, metavar="DIR", help="grade another lab (DIR/lab.toml, DIR/reference)")
+    p.add_argument("--graders", type=user_path, default=default_dir("graders"), help="the grader suite")
     p.add_argument("--in-process", action="store_true",
                    help="run each submission's code in its grading process, unsandboxed (trusted code only)")
     return p
+
+
+#: the most grading processes ``--workers`` starts by default (each holds torch: about 0.5 GB)
+MAX_DEFAULT_WORKERS = 4
+
+
+def default_workers() -> int:
+    """``--workers``' default: one grading process per CPU, at most :data:`MAX_DEFAULT_WORKERS`."""
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
 
 
 class Progress:
@@ -129,4 +141,11 @@ def main(argv: list[str]) -> int:
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items())) or "no students"
     print(f"cnngrade batch: {len(summary.records)} students ({counts}) in {summary.seconds:.0f} s; "
           f"gradebook: {settings.out / 'gradebook.csv'}")
+    if summary.errors:
+        print(f"cnngrade batch: {len(summary.errors)} student(s) not graded because of an error of cnngrade's or of "
+              "this machine (not theirs; their feedback says so):", file=sys.stderr)
+        for record in summary.errors:
+            print(f"  - {record.student}: {record.reason}", file=sys.stderr)
+        print("Run the same command again to grade them (graded students are kept).", file=sys.stderr)
+        return 1
     return 0

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from cnngrade.commands import default_dir
+from cnngrade.commands.arguments import user_path
 from cnngrade.grader.invocation import Runner
 from cnngrade.lab.config import ConfigError, LabConfig
 from cnngrade.lab.release import ReleaseError, release_files, stale_files
@@ -25,9 +26,10 @@ from cnngrade.lab.release import ReleaseError, release_files, stale_files
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cnngrade check-lab", description="Check a lab: its lab.toml, its templates, "
                                 "its reference's full marks, its templates' failures.")
-    p.add_argument("directory", type=Path, metavar="DIR", help="the lab's directory (lab.toml, reference/)")
-    p.add_argument("--graders", type=Path, default=default_dir("graders"), help="(default: the project's graders/)")
-    p.add_argument("--data-root", type=Path, metavar="DIR",
+    p.add_argument("directory", type=user_path, metavar="DIR", help="the lab's directory (lab.toml, reference/)")
+    p.add_argument("--graders", type=user_path, default=default_dir("graders"),
+                   help="(default: the project's graders/)")
+    p.add_argument("--data-root", type=user_path, metavar="DIR",
                    help="where the lab's dataset is (default: [accuracy] data_root of lab.toml, then the user cache)")
     return p
 

@@ -16,9 +16,9 @@ import hashlib
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TextIO
 
+from cnngrade.commands.arguments import user_path
 from cnngrade.data.bundle import BUNDLE_JSON, BUNDLE_NPZ, read_bundle_info
 from cnngrade.data.datasets import CACHE_ENV, DATASETS, cache_dir, fetch_mnist, find_dataset
 from cnngrade.data.errors import DataError, DatasetNotFound
@@ -42,7 +42,7 @@ def build_parser(prog: str = "cnngrade data") -> argparse.ArgumentParser:
     fetch.add_argument("dataset", choices=["mnist"], help="dataset to fetch")
     fetch.add_argument(
         "--cache",
-        type=Path,
+        type=user_path,
         metavar="DIR",
         help=f"cache folder (default: ${CACHE_ENV}, else $XDG_CACHE_HOME/cnngrade, else ~/.cache/cnngrade)",
     )
@@ -60,10 +60,10 @@ def build_parser(prog: str = "cnngrade data") -> argparse.ArgumentParser:
         description="Show which datasets are available and where they were found.",
     )
     info.add_argument(
-        "--data-root", type=Path, metavar="DIR", help="also search this torchvision-layout root"
+        "--data-root", type=user_path, metavar="DIR", help="also search this torchvision-layout root"
     )
     info.add_argument(
-        "--cache", type=Path, metavar="DIR", help="cache folder to search instead of the default"
+        "--cache", type=user_path, metavar="DIR", help="cache folder to search instead of the default"
     )
     return parser
 

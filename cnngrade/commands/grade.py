@@ -7,9 +7,9 @@ runs trusted code in the grading process. Options after ``--`` go to pytest.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from cnngrade.commands import default_dir
+from cnngrade.commands.arguments import user_path, user_pattern
 from cnngrade.grader.invocation import pytest_arguments
 
 
@@ -18,14 +18,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cnngrade grade", description="Grade submissions and print their score.",
         usage="cnngrade grade [SUBMISSION ...] [options] [-- PYTEST_OPTIONS]",
     )
-    g.add_argument("submissions", nargs="*", type=Path, metavar="SUBMISSION",
+    g.add_argument("submissions", nargs="*", type=user_path, metavar="SUBMISSION",
                    help="a directory with the lab's files, one .py or one .ipynb (default: reference/); "
                    "several are graded one after the other in one run")
-    g.add_argument("--graders", type=Path, default=default_dir("graders"), help="the grader suite")
-    g.add_argument("--lab", type=Path, metavar="DIR", help="grade another lab: DIR holds its lab.toml and "
+    g.add_argument("--graders", type=user_path, default=default_dir("graders"), help="the grader suite")
+    g.add_argument("--lab", type=user_path, metavar="DIR", help="grade another lab: DIR holds its lab.toml and "
                    "reference/ (default: the project's lab, GRADERS/lab.toml)")
-    g.add_argument("--lab-config", type=Path, help="thresholds and points (default: GRADERS/lab.toml, or DIR/lab.toml)")
-    g.add_argument("--results-json", help="write Gradescope-style results.json here (with several "
+    g.add_argument("--lab-config", type=user_path,
+                   help="thresholds and points (default: GRADERS/lab.toml, or DIR/lab.toml)")
+    g.add_argument("--results-json", type=user_pattern, help="write Gradescope-style results.json here (with several "
                    "submissions the path must contain {name})")
     g.add_argument("--run-all-code", action="store_true",
                    help="run the whole submission, not only its definitions")

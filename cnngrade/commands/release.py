@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from cnngrade.commands import default_dir
+from cnngrade.commands.arguments import user_path
 from cnngrade.lab.config import ConfigError, LabConfig
 from cnngrade.lab.release import ReleaseError, release_files, stale_files, write_files
 
@@ -14,12 +14,12 @@ from cnngrade.lab.release import ReleaseError, release_files, stale_files, write
 def build_parser() -> argparse.ArgumentParser:
     r = argparse.ArgumentParser(prog="cnngrade release",
                                 description="Regenerate student_templates/ from reference/.")
-    r.add_argument("--lab", type=Path, metavar="DIR",
+    r.add_argument("--lab", type=user_path, metavar="DIR",
                    help="a lab directory: its reference/, student_templates/ and lab.toml (default: the project's)")
-    r.add_argument("--reference", type=Path, help="(default: reference/, or DIR/reference)")
-    r.add_argument("--out", type=Path, help="(default: student_templates/, or DIR/student_templates)")
-    r.add_argument("--graders", type=Path, default=default_dir("graders"))
-    r.add_argument("--lab-config", type=Path, help="(default: GRADERS/lab.toml, or DIR/lab.toml)")
+    r.add_argument("--reference", type=user_path, help="(default: reference/, or DIR/reference)")
+    r.add_argument("--out", type=user_path, help="(default: student_templates/, or DIR/student_templates)")
+    r.add_argument("--graders", type=user_path, default=default_dir("graders"))
+    r.add_argument("--lab-config", type=user_path, help="(default: GRADERS/lab.toml, or DIR/lab.toml)")
     r.add_argument("--check", action="store_true", help="only report templates that are out of date")
     return r
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+
+from cnngrade.commands.arguments import user_path
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cnngrade report", description="Write DIR/report.html from a `cnngrade batch` "
                                 "output folder: score histogram, pass rate per check, common failures, slowest "
                                 "submissions, a section per student. Self-contained: it opens without a network.")
-    p.add_argument("folder", type=Path, metavar="DIR")
+    p.add_argument("folder", type=user_path, metavar="DIR")
     return p
 
 

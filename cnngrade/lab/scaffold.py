@@ -10,9 +10,10 @@ from string import Template
 FILES = Path(__file__).with_name("new_lab")
 
 
-def scaffold(directory: Path, *, name: str, part: str, net_class: str) -> list[Path]:
-    """Write ``directory/lab.toml`` and ``directory/reference/PART.py``; the paths written."""
-    fields = {"directory": str(directory), "name": name, "part": part, "net_class": net_class}
+def scaffold(directory: Path, *, name: str, part: str, net_class: str, shown: str | None = None) -> list[Path]:
+    """Write ``directory/lab.toml`` and ``directory/reference/PART.py``; the paths written. ``shown``: the
+    directory as the commands written into lab.toml's comments name it (default: ``directory``)."""
+    fields = {"directory": shown or str(directory), "name": name, "part": part, "net_class": net_class}
     toml = directory / "lab.toml"
     reference = directory / "reference" / f"{part}.py"
     reference.parent.mkdir(parents=True)
