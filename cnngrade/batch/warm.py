@@ -3,7 +3,7 @@
 A fresh ``python -m cnngrade grade`` spends about 3 s of CPU importing torch, pytest, Hypothesis and
 cnngrade before it grades anything: most of a cheap grading's cost, once per student in a batch (and
 once per grading run in cnngrade's own tests). A :class:`WarmRunner` starts one server (``python -m
-cnngrade.batch.warm SOCKET``) that imports all that once; for each run it forks a waiter, which forks
+cnngrade.batch.warm SOCKET OWNER_PID``) that imports all that once; for each run it forks a waiter, which forks
 the run (``pytest.main(argv)`` or ``cnngrade.commands.main(argv)``, in the run's working directory,
 with the run's environment, its stdout and stderr in files, in a session of its own) and answers with
 the run's pid, then its exit status. A forked run is the same code on the same arguments as a fresh
@@ -11,6 +11,10 @@ process: the server imports modules but calls nothing that caches (sandbox detec
 files), and the run sets torch's thread count from its own environment (:func:`cnngrade.threads.apply`).
 A run that outlives its timeout is killed with its whole process group; one that crashes ends alone:
 the server and the other runs go on.
+
+Nothing outlives its owner: the server ends when the process that started it ends (even by SIGKILL:
+its parent-death signal), its waiters and runs end with it, and each removes what it made (a run's
+temporary files, the socket's folder).
 """
 
 from __future__ import annotations
@@ -137,7 +141,9 @@ def _die_with_parent(parent: int | None = None, sig: int = signal.SIGKILL) -> No
 
 
 def _run(request: dict) -> int:
-    """In the forked run: become the command the request describes; its exit status."""
+    """In the forked run: become the command the request describes; its exit status. Its temporary
+    files go to ``request["tmp"]`` (``$TMPDIR``), which its waiter removes when it ends: a run ends
+    with ``os._exit``, so ``atexit`` clean-ups (the sandbox's staged package) would never run."""
     os.setsid()  # a process group of its own, killed whole on a timeout
     _die_with_parent()
     for fd, path in ((1, request["stdout"]), (2, request["stderr"])):
@@ -146,7 +152,8 @@ def _run(request: dict) -> int:
         os.close(target)
     os.chdir(request["cwd"])
     os.environ.clear()
-    os.environ.update(request["env"])
+    os.environ.update(request["env"], TMPDIR=request["tmp"])
+    tempfile.tempdir = None  # the server's may be cached
     threads.apply()  # torch was imported under the server's environment
     sys.argv = [request["module"], *request["argv"]]
     sys.path[0] = request["cwd"]  # as `python -m` puts its working directory first
@@ -163,11 +170,13 @@ def _run(request: dict) -> int:
     return code
 
 
-def _wait_and_answer(connection: socket.socket) -> None:
-    """In a waiter: fork the run, answer with its pid, wait for it, answer with its exit status."""
+def _wait_and_answer(connection: socket.socket, scratch: str) -> None:
+    """In a waiter: fork the run (its temporary files in a folder of ``scratch``), answer with its pid,
+    wait for it, remove its temporary files, answer with its exit status."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     _die_with_parent()
     request = json.loads(connection.makefile().readline())
+    request["tmp"] = tempfile.mkdtemp(prefix="run-", dir=scratch)
     pid = os.fork()
     if pid == 0:
         connection.close()
@@ -178,6 +187,7 @@ def _wait_and_answer(connection: socket.socket) -> None:
             os._exit(code)
     connection.sendall(json.dumps({"pid": pid}).encode() + b"\n")
     status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    shutil.rmtree(request["tmp"], ignore_errors=True)
     connection.sendall(json.dumps({"code": status}).encode() + b"\n")
 
 
@@ -211,7 +221,7 @@ def serve(address: str, parent: int) -> None:
                     signal.signal(signal.SIGTERM, signal.SIG_DFL)
                     listener.close()
                     try:
-                        _wait_and_answer(connection)
+                        _wait_and_answer(connection, os.path.dirname(address))
                     finally:
                         os._exit(0)
                 connection.close()
