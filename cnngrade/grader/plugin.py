@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import random
 import re
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,7 @@ from cnngrade.lab.config import ConfigError, LabConfig
 from cnngrade.lab.parts import Parts
 from cnngrade.plugin import LIMITS
 from cnngrade.submission import Submission, open_submission
-from cnngrade.submission.errors import SubmissionError
+from cnngrade.submission.errors import MachineFault, SubmissionError
 
 SEED = 0
 
@@ -68,6 +69,8 @@ _started_key = pytest.StashKey[dict[str, Submission]]()
 _failing_key = pytest.StashKey[dict[str, set[str]]]()
 #: the lab functions the reference computes each answer with (``answer_uses``), read once
 _answer_uses_key = pytest.StashKey[dict[str, tuple[str, ...]]]()
+#: a fault of the grading machine that stopped the grading (:class:`MachineFault`): no score is given
+_fault_key = pytest.StashKey[str]()
 #: the checks left out as not part of the lab, by reason ("parts", "answers", "dataset"), and the
 #: graded names the lab lacks ("names")
 _left_out_key = pytest.StashKey[dict[str, list[str]]]()
@@ -402,6 +405,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     internal error and ``output`` what the score report and results.json show."""
     report = yield
     exc = call.excinfo.value if call.excinfo is not None else None
+    if isinstance(exc, MachineFault):  # not the submission's: stop grading, score nothing
+        item.config.stash[_fault_key] = str(exc)
+        item.session.shouldstop = "cnngrade: the grading machine failed (not the submission); see below"
+        report.longrepr = str(exc)
+        return report
     if exc is not None and isinstance(exc, (SubmissionError, ConfigError, DataError)):
         report.longrepr = str(exc)
     elif exc is not None and isinstance(exc, pytest.fail.Exception) and report.failed:
@@ -548,8 +556,17 @@ class ScoreCollector:
                 stats.setdefault(key, []).extend(reports)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_sessionfinish(self) -> Iterator[None]:
-        """After pytest's own summary (its counts line included): results.json, then the score report."""
+    def pytest_sessionfinish(self, session: pytest.Session) -> Iterator[None]:
+        """After pytest's own summary (its counts line included): results.json, then the score report;
+        or, where a fault of the grading machine stopped the grading, neither: its message, on stderr
+        too, and exit status 3 (a re-run grades again)."""
+        fault = self.config.stash.get(_fault_key, None)
+        if fault is not None:
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+            try:
+                return (yield)
+            finally:
+                self._print_fault(fault)
         try:
             return (yield)
         finally:
@@ -561,6 +578,15 @@ class ScoreCollector:
             terminal = self.config.pluginmanager.get_plugin("terminalreporter")
             if terminal is not None:
                 self._print_report(terminal)
+
+    def _print_fault(self, fault: str) -> None:
+        """The fault that stopped the grading, in place of a score (nothing was scored)."""
+        message = f"Grading stopped, no score given: {fault}"
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None:
+            terminal.section("cnngrade: the grading machine failed", red=True)
+            terminal.write_line(message)
+        sys.stderr.write(f"cnngrade: {message}\n")
 
     def _print_report(self, terminalreporter) -> None:  # noqa: ANN001 - pytest's TerminalReporter
         graded = {name: board for name, board in self.boards.items() if board.results}

@@ -10,6 +10,12 @@ import traceback
 from types import TracebackType
 
 
+class MachineFault(Exception):
+    """A fault of the grading machine, not of the submission (a sandbox that cannot start, a module
+    installed here that the sandbox cannot import). Not feedback: it is never scored; the grading
+    plugin stops the grading run with its message, and writes no results."""
+
+
 class SubmissionError(Exception):
     """A problem with the submission that fails the check it happened in."""
 
@@ -42,12 +48,14 @@ class StudentCodeError(SubmissionError):
     """Student code raised an exception while the harness called it.
 
     ``exception_type`` names the class of the student's exception (``"ValueError"``), or is empty
-    when the problem was found by the harness.
+    when the problem was found by the harness; ``missing_module`` the module an ``ImportError`` could
+    not import (the grader checks whether the sandbox can import it at all).
     """
 
-    def __init__(self, message: str, exception_type: str = "") -> None:
+    def __init__(self, message: str, exception_type: str = "", missing_module: str = "") -> None:
         super().__init__(message)
         self.exception_type = exception_type
+        self.missing_module = missing_module
 
     def as_builtin(self) -> Exception:
         """The student's exception as the builtin exception class of the same name (else

@@ -76,7 +76,8 @@ class InProcessSubmission(Submission):
                 "`raise NotImplementedError` under the TODO with your code."
             ) from None
         except (Exception, SystemExit) as exc:
-            raise StudentCodeError(f"{what} raised {module.explain(exc)}", type(exc).__name__) from None
+            missing = exc.name if isinstance(exc, ImportError) and isinstance(exc.name, str) else ""
+            raise StudentCodeError(f"{what} raised {module.explain(exc)}", type(exc).__name__, missing) from None
 
     @property
     def net(self) -> nn.Module:

@@ -28,15 +28,16 @@ from pathlib import Path
 from typing import Any
 
 from cnngrade.lab.parts import Parts
-from cnngrade.submission.errors import LoadError, StudentCodeError
+from cnngrade.submission.errors import LoadError, MachineFault, StudentCodeError
 from cnngrade.submission.handle import Submission
-from cnngrade.submission.isolated import cgroups, launch, protocol, sandbox
+from cnngrade.submission.isolated import cgroups, import_path, launch, protocol, sandbox
 from cnngrade.submission.isolated.limits import Caps, Limits
 from cnngrade.submission.isolated.process import Child
 
 
-class SandboxError(RuntimeError):
-    """The sandbox failed before any student code ran (a problem of the grading machine)."""
+class SandboxError(MachineFault):
+    """The sandbox failed through no fault of the submission (it could not start, or cannot import a
+    module installed on this machine): a problem of the grading machine, which stops the grading."""
 
 
 def _call_description(method: str, arguments: dict[str, Any]) -> str:
@@ -160,10 +161,28 @@ class IsolatedSubmission(Submission):
                                         "it was stopped.")
         if kind == "error" and isinstance(value, dict) and {"type", "message"} <= set(value) <= {
                 "type", "message", "fields"}:
-            raise protocol.make_error(value["type"], value["message"], value.get("fields"))
+            error = protocol.make_error(value["type"], value["message"], value.get("fields"))
+            if isinstance(error, StudentCodeError) and error.missing_module:
+                self._check_import(error.missing_module, what)
+            raise error
         self._fail(child, what, f"The submission's process sent a malformed answer to {what} (a {kind!r} "
                                 "message); it was stopped.")
         raise AssertionError("unreachable")
+
+    def _check_import(self, module: str, what: str) -> None:
+        """Raise :class:`SandboxError` if ``module`` is installed where the sandbox shows the grader's Python
+        and a clean child of this sandbox (no submission in it) cannot import it either: then the grading
+        machine's Python is at fault, not the submission (which may also have raised the error itself)."""
+        if not import_path.installed(module, sandbox.python_dirs()):
+            return  # not installed where the sandbox looks: the submission's import to fix
+        problem = sandbox.import_problem(self.sandbox, module)
+        if problem is not None:
+            raise SandboxError(
+                f"{what} failed because the sandbox cannot import the module {module!r}, and a sandboxed Python "
+                f"with no submission in it cannot either ({problem}). This is a problem of the grading machine's "
+                "Python environment, not of the submission: the grading stops here. Check that the module is "
+                "installed where the grader's Python finds it (its prefix, a .pth file, PYTHONPATH or the user "
+                "site), then grade again.")
 
     def _flood_reason(self, what: str) -> str:
         return (f"The submission's process printed more than {self.limits.output_bytes >> 20} MiB of output "

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from cnngrade.lab.config import default_parts
 from cnngrade.lab.parts import Parts
-from cnngrade.submission.errors import LoadError
+from cnngrade.submission.errors import LoadError, MachineFault
 from cnngrade.submission.isolated import sandbox, zygote
 from cnngrade.submission.isolated.limits import Limits
 from cnngrade.submission.isolated.process import Child
@@ -71,7 +71,7 @@ class Launcher:
             try:
                 server = zygote.server_for(fork_server_env(self.limits))
             except (OSError, zygote.ForkServerError) as exc:
-                raise LoadError(f"The sandbox could not be started: {exc}") from None
+                raise MachineFault(f"The sandbox could not be started: {exc}") from None
             return Child([], self.limits, uid=owner, tasks=tasks, server=server,
                          spec=self.sandbox.fork_spec(spec, self.staging))
         return Child(self.sandbox.command(spec, self.staging), self.limits, uid=owner, tasks=tasks)
@@ -87,7 +87,8 @@ def child_threads(limits: Limits) -> int:
 
 def fork_server_env(limits: Limits) -> dict[str, str]:
     """The fork server's environment: the children's, with the staged package importable outside."""
-    return {**sandbox.child_env(child_threads(limits), limits.gpu), "PYTHONPATH": sandbox.staged_package()}
+    return {**sandbox.child_env(child_threads(limits), limits.gpu),
+            "PYTHONPATH": sandbox.python_path(sandbox.staged_package())}
 
 
 @dataclass
@@ -113,7 +114,7 @@ def start_early(path: Path, *, definitions_only: bool, limits: Limits, parts: Pa
     launcher = Launcher(path, definitions_only=definitions_only, limits=limits, box=box, parts=parts)
     try:
         _early.append(_Early(launcher, launcher.spawn()))
-    except LoadError:
+    except (LoadError, MachineFault):  # reported by the first call
         launcher.close()
 
 

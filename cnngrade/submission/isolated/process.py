@@ -23,9 +23,10 @@ import threading
 import time
 from collections.abc import Callable
 
+from cnngrade.submission.errors import MachineFault
 from cnngrade.submission.isolated import cgroups
 from cnngrade.submission.isolated.limits import Limits
-from cnngrade.submission.isolated.zygote import ForkedProcess, ForkServer
+from cnngrade.submission.isolated.zygote import ForkedProcess, ForkServer, ForkServerError
 
 #: the only environment variable of the sandbox's launcher
 WRAPPER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -127,9 +128,11 @@ class Child:
         spec["cgroup_procs"] = self.cgroup.procs_files() if self.cgroup else []
         try:
             forked = server.spawn(spec, [requests_read, answers_write, log_write])
-        except BaseException:
+        except BaseException as exc:
             for fd in (requests_write, answers_read):
                 os.close(fd)
+            if isinstance(exc, ForkServerError):
+                raise MachineFault(f"The sandbox's fork server failed: {exc}") from None
             raise
         finally:
             os.close(requests_read)

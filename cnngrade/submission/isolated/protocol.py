@@ -609,4 +609,7 @@ def error_payload(exc: BaseException, what: str) -> dict[str, object]:
         text = ""
     name = type(exc).__name__
     message = f"{what} raised {name}: {text}" if text else f"{what} raised {name}"
-    return {"type": "StudentCodeError", "message": clip(message), "fields": {"exception_type": name}}
+    fields = {"exception_type": name}
+    if isinstance(exc, ImportError) and isinstance(exc.name, str):
+        fields["missing_module"] = exc.name
+    return {"type": "StudentCodeError", "message": clip(message), "fields": fields}

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cnngrade
-from cnngrade.submission.isolated import cgroups
+from cnngrade.submission.isolated import cgroups, import_path
 from cnngrade.submission.isolated.limits import Limits
 from cnngrade.threads import thread_env
 
@@ -147,9 +147,12 @@ def sandboxed_tasks() -> int:
 
 
 def _python_dirs() -> list[str]:
-    """The installation directories the child's interpreter needs, outermost only, outside /usr."""
+    """The installation directories the child's interpreter needs, outermost only, outside /usr: its
+    prefixes, and the entries of the grader's import path (:func:`.import_path.visible_entries`: a
+    ``.pth`` file's folder outside them, ``PYTHONPATH``, the user site)."""
     candidates = {os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, sys.exec_prefix)}
     candidates.add(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))
+    candidates.update(import_path.visible_entries())
     keep = []
     for path in sorted(candidates, key=len):
         if path in ("/", "") or path == "/usr" or path.startswith("/usr/"):
@@ -158,6 +161,11 @@ def _python_dirs() -> list[str]:
             continue
         keep.append(path)
     return keep
+
+
+def python_dirs() -> list[str]:
+    """Every folder of the Python installation the child sees (:func:`_python_dirs`, and ``/usr``)."""
+    return ["/usr", *_python_dirs()]
 
 
 def _package_dir() -> str:
@@ -407,20 +415,37 @@ def _candidates() -> list[tuple[str, Sandbox | str]]:
     return out
 
 
-def probe(sandbox: Sandbox, timeout: float = 60) -> str | None:
-    """Start a trivial child in ``sandbox``; None if it worked, else why not."""
+def import_problem(sandbox: Sandbox, module: str, timeout: float = 120) -> str | None:
+    """Whether a trial child of ``sandbox`` with the children's environment and import path, and no
+    submission, imports ``module``: None if it does, else what happened."""
+    check = (f"import importlib, sys\ntry:\n    importlib.import_module({module!r})\n"
+             "except Exception as exc:\n    sys.stderr.write(f'{type(exc).__name__}: {exc}\\n')\n"
+             "    sys.stderr.flush()\n    sys.exit(3)\n")
+    return probe(sandbox, timeout, check=check)
+
+
+def probe(sandbox: Sandbox, timeout: float = 60, check: str | None = None) -> str | None:
+    """Start a trivial child in ``sandbox``; None if it worked, else why not. Without ``check``, the
+    child checks its view of /tmp with no site; else it runs the Python code ``check`` as a grading
+    child would run (its environment, the staged cnngrade package, its import path)."""
     staging = Path(tempfile.mkdtemp(prefix="cnngrade-probe-"))
     try:
         os.chmod(staging, 0o755)
         uid = allocate_uid()
-        # the child's /tmp is a fresh tmpfs: it holds nothing but the way to a Python installation under /tmp
-        allowed = sorted({p.split("/")[2] for p in _python_dirs() if p.startswith(f"{TMP}/")})
-        check = f"import os, sys; sys.exit(0 if sorted(os.listdir('{TMP}')) == {allowed!r} else 3)"
+        mounts = [Mount("tmpfs", TMP, size=1 << 20), *system_mounts(), Mount("proc", "/proc"), Mount("dev", "/dev")]
+        if check is None:
+            # the child's /tmp is a fresh tmpfs: it holds nothing but the way to a Python installation under /tmp
+            allowed = sorted({p.split("/")[2] for p in _python_dirs() if p.startswith(f"{TMP}/")})
+            check = f"import os, sys; sys.exit(0 if sorted(os.listdir('{TMP}')) == {allowed!r} else 3)"
+            flags, env = ["-S"], {"PATH": "/usr/bin:/bin"}
+        else:
+            flags, env = ["-s", "-B", *(["-P"] if sys.version_info >= (3, 11) else [])], child_env(1, False)
+            mounts.insert(-2, Mount("ro", f"{PACKAGE_ROOT}/cnngrade", os.path.join(staged_package(), "cnngrade")))
         spec = ChildSpec(
-            argv=[sys.executable, "-S", "-c", check],
-            env={"PATH": "/usr/bin:/bin"},
-            mounts=[Mount("tmpfs", TMP, size=1 << 20), *system_mounts(), Mount("proc", "/proc"), Mount("dev", "/dev")],
-            rlimits=base_rlimits(uid=uid, address_space=None, cpu_seconds=60, file_size=1 << 20, open_files=64,
+            argv=[sys.executable, *flags, "-c", check],
+            env=env,
+            mounts=mounts,
+            rlimits=base_rlimits(uid=uid, address_space=None, cpu_seconds=60, file_size=1 << 20, open_files=256,
                                  processes=16),
             uid=uid,
         )
@@ -447,7 +472,7 @@ def _probe_fork(sandbox: Sandbox, spec: ChildSpec, staging: Path, timeout: float
     log_read, log_write = os.pipe()
     fds = [os.open(os.devnull, os.O_RDONLY), os.open(os.devnull, os.O_WRONLY), log_write]
     try:
-        server = zygote.ForkServer({**spec.env, "PYTHONPATH": staged_package()}, preload="none")
+        server = zygote.ForkServer({**spec.env, "PYTHONPATH": python_path(staged_package())}, preload="none")
     except (OSError, zygote.ForkServerError) as exc:
         for fd in (*fds, log_read):
             os.close(fd)
@@ -497,6 +522,12 @@ def detect() -> Sandbox:
     )
 
 
+def python_path(package_root: str) -> str:
+    """The child's ``PYTHONPATH``: the folder holding the staged cnngrade package (``package_root``), then
+    the grader's import path entries the child would not find by itself (:mod:`.import_path`)."""
+    return os.pathsep.join([package_root, *import_path.extra_entries()])
+
+
 def child_env(threads: int, gpu: bool) -> dict[str, str]:
     """The child's whole environment."""
     bindir = os.path.dirname(sys.executable)
@@ -504,7 +535,7 @@ def child_env(threads: int, gpu: bool) -> dict[str, str]:
         "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin",
         "HOME": TMP, "TMPDIR": TMP, "USER": "sandbox", "LOGNAME": "sandbox",
         "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-        "PYTHONPATH": PACKAGE_ROOT, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONSAFEPATH": "1",
+        "PYTHONPATH": python_path(PACKAGE_ROOT), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONSAFEPATH": "1",
         "PYTHONHASHSEED": "0", "PYTHONIOENCODING": "utf-8", "PYTHONUNBUFFERED": "1",
         **thread_env(threads),
         "XDG_CACHE_HOME": f"{TMP}/.cache",

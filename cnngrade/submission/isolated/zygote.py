@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 
@@ -61,11 +62,12 @@ class ForkServer:
 
     def __init__(self, env: Mapping[str, str], preload: str = "child") -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._stderr = tempfile.TemporaryFile()  # what it says when it cannot start (a module it cannot import)
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-s", "-B", *(["-P"] if sys.version_info >= (3, 11) else []),
                  "-m", "cnngrade.submission.isolated.forkserver", preload, str(theirs.fileno())],
-                stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), env=dict(env), cwd="/",
+                stdin=subprocess.DEVNULL, stderr=self._stderr, pass_fds=(theirs.fileno(),), env=dict(env), cwd="/",
                 start_new_session=True,
             )
         finally:
@@ -121,12 +123,12 @@ class ForkServer:
             try:
                 socket.send_fds(self._socket, [json.dumps({"spawn": dict(spec)}).encode()], list(fds))
             except OSError as exc:
-                raise ForkServerError(f"the fork server is gone ({exc})") from None
+                raise ForkServerError(f"the fork server is gone ({exc}){self._said()}") from None
             if not self._reply.wait_for(lambda: self._replies, timeout):
                 raise ForkServerError(f"the fork server did not answer within {timeout:g} s (the machine may be busy)")
             reply = self._replies.pop(0)
         if "pid" not in reply:
-            raise ForkServerError(f"the fork server could not fork a child: {reply.get('error')}")
+            raise ForkServerError(f"the fork server could not fork a child: {reply.get('error')}{self._said()}")
         child = ForkedProcess(reply["pid"])
         with self._lock:
             self._children[child.pid] = child
@@ -139,6 +141,13 @@ class ForkServer:
 
     def alive(self) -> bool:
         return self.proc.poll() is None and self._reader.is_alive()
+
+    def _said(self, limit: int = 600) -> str:
+        """``": "`` and the end of what the server wrote to stderr, if anything (why it ended)."""
+        self._stderr.seek(0, os.SEEK_END)
+        self._stderr.seek(max(0, self._stderr.tell() - limit))
+        text = " / ".join(self._stderr.read().decode("utf-8", "replace").strip().splitlines()[-4:])
+        return f": {text}" if text else ""
 
     def close(self) -> None:
         """Stop the server (its children are stopped by their own :class:`~.process.Child`)."""
