@@ -42,6 +42,20 @@ def test_each_classroom_test_is_worth_its_checks_points(corpus):
     assert covered == set().union(*(checks_of(p.name) for p in GRADERS.glob("test_*.py")))  # every check
 
 
+def test_the_classroom_workflow_sets_up_what_githubs_runner_lacks():
+    """GitHub's Ubuntu runners restrict unprivileged user namespaces (AppArmor), without which no sandbox
+    works as the runner's user: the install step lifts that, after a package index update, before any
+    step grades; torch comes from the CPU wheel index (no GPU there)."""
+    steps = yaml.safe_load((ROOT / "ci" / "github-classroom.yml").read_text())["jobs"]["run-autograding-tests"]["steps"]
+    names = [s.get("name") for s in steps]
+    install = steps[names.index("Install cnngrade")]["run"]
+    assert install.index("apt-get update") < install.index("apt-get install")
+    assert "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0" in install
+    assert "--index-url https://download.pytorch.org/whl/cpu" in install.split("pip install --quiet -e .")[0]
+    first_grading = min(i for i, s in enumerate(steps) if "autograding-command-grader" in s.get("uses", ""))
+    assert names.index("Install cnngrade") < first_grading
+
+
 def test_the_gitlab_pipeline_runs_the_commands_it_documents():
     pipeline = yaml.safe_load((ROOT / "ci" / "gitlab-ci.yml").read_text())
     assert pipeline["grade"]["artifacts"]["reports"]["junit"] == "report.xml"
