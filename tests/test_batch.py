@@ -29,7 +29,7 @@ import pytest
 from cnngrade.batch.gradebook import read_records
 from cnngrade.batch.intake import slug_of
 from cnngrade.batch.runner import BatchSettings, run_batch
-from cnngrade.batch.shards import Shard, ShardError, parse_shard, shard_from_env
+from cnngrade.batch.shards import Shard
 from cnngrade.grader.invocation import Grade, Runner, run_graders_on_each
 from tests.class_folder import CHECKS, HOSTILE, REJECTED, gradable, rejected, write_class
 from tests.corpus import background
@@ -272,26 +272,6 @@ def test_three_shards_merged_equal_the_whole_class(resumed, tmp_path, warm):
 
 
 # --------------------------------------------------------------------------- shards, commands, runs
-
-
-def test_shards_come_from_the_option_or_the_job_engine():
-    assert parse_shard("2/3") == Shard(2, 3)
-    assert shard_from_env({"SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_COUNT": "4"}) == Shard(1, 4, "x")
-    assert shard_from_env({"SLURM_ARRAY_TASK_ID": "4", "SLURM_ARRAY_TASK_COUNT": "4",
-                           "SLURM_ARRAY_TASK_MIN": "1"}).index == 4
-    assert shard_from_env({"JOB_COMPLETION_INDEX": "0", "CNNGRADE_SHARDS": "2"}) == Shard(1, 2, "x")
-    assert shard_from_env({"CI_NODE_INDEX": "3", "CI_NODE_TOTAL": "3"}) == Shard(3, 3, "x")
-    assert shard_from_env({}) is None
-    for bad, words in [("3", "expected K/N"), ("4/3", "needs 1 <= K <= N"), ("0/2", "needs 1 <= K <= N")]:
-        with pytest.raises(ShardError, match=words):
-            parse_shard(bad)
-    with pytest.raises(ShardError, match=r"not \$CNNGRADE_SHARDS"):
-        shard_from_env({"JOB_COMPLETION_INDEX": "1"})
-    names = [f"student{i}" for i in range(300)]
-    parts = [{n for n in names if Shard(k, 3).holds(n)} for k in (1, 2, 3)]
-    assert set().union(*parts) == set(names) and sum(map(len, parts)) == 300 and min(map(len, parts)) > 70
-    more = [{n for n in [*names, "newcomer"] if Shard(k, 3).holds(n)} for k in (1, 2, 3)]
-    assert [p - {"newcomer"} for p in more] == parts  # a new student moves no one else
 
 
 def test_bad_folders_are_refused_saying_why(tmp_path, warm):

@@ -11,7 +11,7 @@ from pathlib import Path
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cnngrade merge", description="Join the output folders of `cnngrade batch "
                                 "--shard K/N` runs into one gradebook; refuses overlapping, missing or unfinished "
-                                "shards, saying which.")
+                                "shards (a batch that did not end, or rows in `error`), saying which and what to run.")
     p.add_argument("folders", type=Path, nargs="+", metavar="DIR", help="the shards' output folders")
     p.add_argument("--out", type=Path, required=True, metavar="MERGED", help="the merged folder")
     return p
@@ -22,7 +22,7 @@ def main(argv: list[str]) -> int:
     from cnngrade.batch.merge import MergeError, merge
 
     try:
-        records = merge(args.folders, args.out)
+        records = merge([folder.resolve() for folder in args.folders], args.out.resolve())
     except MergeError as exc:
         print(f"cnngrade merge: {exc}", file=sys.stderr)
         return 1
