@@ -20,7 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Grade a class: one entry of SUBMISSIONS per student (a folder, a .py, a .ipynb or a .zip "
         "of those, as Gradescope's export and GitHub Classroom's clone lay them out). Writes DIR/<student>/"
         "results.json, feedback.md and grading.json, and DIR/gradebook.csv. Re-running skips the students "
-        "already graded with the same submission, graders and lab.")
+        "already graded with the same submission, graders and lab; a student whose grading failed through an "
+        "error of cnngrade's or of the machine is graded again, and the batch exits 1 while one remains.")
     p.add_argument("submissions", type=user_path, metavar="SUBMISSIONS")
     p.add_argument("--out", type=user_path, required=True, metavar="DIR",
                    help="the output folder (not inside SUBMISSIONS)")
@@ -94,11 +95,9 @@ def main(argv: list[str]) -> int:
     if "--" in argv:
         argv, pytest_args = argv[: argv.index("--")], argv[argv.index("--") + 1:]
     args = build_parser().parse_args(argv)
-    from cnngrade.batch.runner import BatchError, BatchSettings, run_batch
     from cnngrade.batch.shards import WHOLE, ShardError, parse_shard, shard_from_env
-    from cnngrade.lab.config import ConfigError
 
-    try:
+    try:  # before the runner's imports (torch): a refused shard is refused at once
         shard = parse_shard(args.shard) if args.shard else shard_from_env(os.environ) or WHOLE
     except ShardError as exc:
         print(f"cnngrade batch: {exc}", file=sys.stderr)
@@ -107,6 +106,8 @@ def main(argv: list[str]) -> int:
         print("cnngrade batch: --workers, --per-process and --threads must be at least 1, --timeout more than 0",
               file=sys.stderr)
         return 2
+    from cnngrade.batch.runner import BatchError, BatchSettings, run_batch
+    from cnngrade.lab.config import ConfigError
     lab = args.lab.resolve() if args.lab else None
     settings = BatchSettings(args.submissions, args.out, args.graders.resolve(), lab, args.workers, shard, args.force,
                              args.timeout, args.in_process, tuple(pytest_args), per_process=args.per_process,
