@@ -192,6 +192,8 @@ class IsolatedSubmission(Submission):
         if child.out_of_memory():  # whatever else happened, the kernel killed a process of it: that is why
             reason = (f"{what} was stopped: the submission's processes together used more memory than their limit "
                       f"of {cgroups.size(self.limits.memory)}, so the kernel killed one of them.")
+        elif child.overfilled():  # the landlock tier's private folder grew past its limit
+            reason = f"{what} was stopped: {child.overfilled()}."
         child.stop()
         if self._child is child:
             self._child = None

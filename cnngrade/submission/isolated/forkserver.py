@@ -18,8 +18,11 @@ user); ``F`` forks ``G``, pid 1 of the new PID namespace, which builds the sandb
 bubblewrap's ``--disable-userns``), clears its capability sets (no exec will), sets the rlimits,
 closes every descriptor but the three and forks the child, pid 2, which serves :func:`.child.main` with
 the modules already imported, while ``G`` reaps orphans as bubblewrap's pid 1 does.
-``F`` waits for ``G`` and ends the way ``G`` ended. Each dies with its parent; and when the grading
-process ends without stopping its children (killed), the server thaws, kills and reaps them. A
+``F`` waits for ``G`` and ends the way ``G`` ended. In the ``landlock`` tier (no namespace can be made:
+:mod:`.unprivileged`) ``F`` makes none: ``G`` confines itself (uid, no_new_privs, rlimits, Landlock,
+seccomp) and serves the child, and ``F``, its subreaper, reaps and ends what it leaves. Each dies with
+its parent; and when the grading process ends without stopping its children (killed), the server
+thaws, kills and reaps them. A
 forked child inherits only the server's memory: torch and cnngrade's modules, never a grader's data
 (the server never sees any).
 """
@@ -36,7 +39,7 @@ import socket
 import sys
 import time
 
-from cnngrade.submission.isolated import nsinit
+from cnngrade.submission.isolated import nsinit, unprivileged
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
@@ -166,8 +169,30 @@ def _run_child(spec: dict) -> None:
     os._exit(0)
 
 
+def _run_in_namespaces(spec: dict, fds: list[int]) -> int:
+    """In ``F``: make the namespaces, fork ``G`` into them, wait for it; its exit code."""
+    user = spec["drop"] != "setuid"
+    uid, gid = os.getuid(), os.getgid()
+    _unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+             | (CLONE_NEWUSER if user else 0))
+    if user:
+        _map_ids((0, 0), (uid, gid))  # root of the new namespace
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _die_with_parent()  # F: its whole PID namespace then dies with it
+            _serve_child(spec, fds)
+        except BaseException as exc:  # noqa: BLE001 - report any set-up failure and stop
+            os.write(fds[2], f"cnngrade sandbox set-up (fork server) failed: {exc}\n".encode())
+            os._exit(125)
+    for fd in fds:
+        os.close(fd)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
 def _run_forked(spec: dict, fds: list[int]) -> None:
-    """In ``F``, just forked: make the namespaces, fork ``G`` into them, end as it ends (never returns)."""
+    """In ``F``, just forked: make the namespaces, fork ``G`` into them (in the landlock tier, no namespaces:
+    :func:`.unprivileged.run_forked`), end as it ends (never returns)."""
     code = 125
     try:
         signal.set_wakeup_fd(-1)
@@ -177,23 +202,10 @@ def _run_forked(spec: dict, fds: list[int]) -> None:
         for procs in spec["cgroup_procs"]:
             with open(procs, "w") as f:
                 f.write(str(os.getpid()))
-        user = spec["drop"] != "setuid"
-        uid, gid = os.getuid(), os.getgid()
-        _unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
-                 | (CLONE_NEWUSER if user else 0))
-        if user:
-            _map_ids((0, 0), (uid, gid))  # root of the new namespace
-        pid = os.fork()
-        if pid == 0:
-            try:
-                _die_with_parent()  # F: its whole PID namespace then dies with it
-                _serve_child(spec, fds)
-            except BaseException as exc:  # noqa: BLE001 - report any set-up failure and stop
-                os.write(fds[2], f"cnngrade sandbox set-up (fork server) failed: {exc}\n".encode())
-                os._exit(125)
-        for fd in fds:
-            os.close(fd)
-        code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        if "confine" in spec:  # the landlock tier: no namespaces; G confines itself (unprivileged.py)
+            code = unprivileged.run_forked(spec, fds, _run_child)
+        else:
+            code = _run_in_namespaces(spec, fds)
         if code < 0:  # end the way G ended: by its signal
             signal.signal(-code, signal.SIG_DFL)
             os.kill(os.getpid(), -code)

@@ -67,7 +67,7 @@ class Launcher:
         # its cgroup's tasks: the child's, and the sandbox's own few (bubblewrap or unshare, the namespace's init)
         tasks = self.limits.processes + threads + 8
         owner = uid if os.geteuid() == 0 else None
-        if self.sandbox.tool == "fork":
+        if self.sandbox.forks:
             try:
                 server = zygote.server_for(fork_server_env(self.limits))
             except (OSError, zygote.ForkServerError) as exc:
@@ -105,7 +105,7 @@ def start_early(path: Path, *, definitions_only: bool, limits: Limits, parts: Pa
     if not Path(path).exists():
         return  # reported by the first call
     box = sandbox.detect()
-    if box.tool == "fork":  # the server imports torch beside the grader; children fork in milliseconds later
+    if box.forks:  # the server imports torch beside the grader; children fork in milliseconds later
         try:
             zygote.server_for(fork_server_env(limits))
         except (OSError, zygote.ForkServerError):

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from cnngrade.submission.errors import MachineFault
 from cnngrade.submission.isolated import cgroups
 from cnngrade.submission.isolated.limits import Limits
+from cnngrade.submission.isolated.unprivileged import FolderWatch
 from cnngrade.submission.isolated.zygote import ForkedProcess, ForkServer, ForkServerError
 
 #: the only environment variable of the sandbox's launcher
@@ -107,6 +108,8 @@ class Child:
         os.set_blocking(self.requests, False)
         os.set_blocking(self.answers, False)
         self.log = OutputLog(log_read, limits.output_bytes, self.kill)
+        watch = (spec or {}).get("watch")  # the landlock tier's private folder, on the host's disk
+        self.watch = FolderWatch(watch["path"], watch["bytes"], watch["entries"], self.kill) if watch else None
         self.caps = limits.caps
         self.started = time.monotonic()
         self.ready = False  # True once it sent its greeting
@@ -250,6 +253,10 @@ class Child:
             os.close(fd)
         return None
 
+    def overfilled(self) -> str | None:
+        """Why its private folder's watch stopped it (:class:`.unprivileged.FolderWatch`), or None."""
+        return self.watch.exceeded if self.watch is not None else None
+
     def out_of_memory(self) -> bool:
         """Whether the kernel killed one of its processes because they used more than its memory limit."""
         return self.cgroup is not None and self.cgroup.oom_kills() > 0
@@ -260,6 +267,8 @@ class Child:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+        if self.watch is not None:
+            self.watch.stop()
         if self.cgroup:
             self.cgroup.remove()
         if self._namespace is not None:

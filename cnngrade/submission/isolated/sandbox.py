@@ -1,6 +1,6 @@
 """Which sandbox this machine offers, and the command line that starts a child inside it.
 
-Tried in order (``CNNGRADE_SANDBOX=fork|bwrap|unshare|none`` forces a choice):
+Tried in order (``CNNGRADE_SANDBOX=fork|bwrap|unshare|landlock|none`` forces a choice):
 
 0. **fork**: cnngrade's fork server (:mod:`.forkserver`) imports torch once per grading run and
    forks each child, which makes its namespaces and file system view as :mod:`.nsinit` does for
@@ -15,6 +15,13 @@ Tried in order (``CNNGRADE_SANDBOX=fork|bwrap|unshare|none`` forces a choice):
    ``--user --map-root-user`` for an ordinary user) runs :mod:`cnngrade.submission.isolated.nsinit`, which
    builds the same file system view, pivots into it and drops to uid 65534 (root) or drops
    every capability (user namespace).
+
+3. **landlock**, where none of those can make a namespace (a Docker, Kubernetes or Gradescope container:
+   no CAP_SYS_ADMIN, and a seccomp profile that refuses ``unshare``): the fork server forks each
+   child without namespaces, and the child confines itself: a uid of its own (or, for an ordinary
+   user, no capabilities), no_new_privs, rlimits, Landlock for the file system and a seccomp filter
+   (:mod:`.unprivileged`). It sees the same files at their real paths (its private folder instead of
+   a private /tmp) and nothing else.
 
 With bubblewrap or unshare ``prlimit`` sets the rlimits first. Every way, the child sees: ``/usr`` (minus
 ``/usr/share/datasets``) and the Python installation read-only, a copy of the ``cnngrade``
@@ -48,7 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cnngrade
-from cnngrade.submission.isolated import cgroups, import_path
+from cnngrade.submission.isolated import cgroups, import_path, unprivileged
 from cnngrade.submission.isolated.limits import Limits
 from cnngrade.threads import thread_env
 
@@ -70,7 +77,9 @@ FIX_HINT = (
     "To grade untrusted code, install bubblewrap (Debian/Ubuntu: `sudo apt-get install bubblewrap`) "
     "and allow unprivileged user namespaces (`sudo sysctl kernel.unprivileged_userns_clone=1`; on "
     "Ubuntu 24.04, e.g. GitHub Actions runners: `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0`), "
-    "or run the grader as root (bubblewrap or util-linux `unshare` then drop to uid 65534). For code you "
+    "or run the grader as root (bubblewrap or util-linux `unshare` then drop to uid 65534). In a container "
+    "that refuses namespaces, the landlock sandbox needs a kernel with Landlock (Linux 5.13 or later, `landlock` "
+    "in its lsm= list; ABI 6, Linux 6.12, for an ordinary user) and, as root, CAP_SETUID. For code you "
     "trust, choose the in-process backend explicitly (pytest: leave out --isolated; `cnngrade grade`: "
     "--in-process)."
 )
@@ -292,10 +301,17 @@ class Sandbox:
     paths: dict[str, str]
 
     @property
+    def forks(self) -> bool:
+        """Whether its children are forked by the fork server (:mod:`.forkserver`)."""
+        return self.tool in ("fork", "landlock")
+
+    @property
     def description(self) -> str:
         """The sandbox in words, and the memory cap of its processes (:mod:`.cgroups`)."""
         limits = Limits.from_env()
         memory = cgroups.describe(limits.memory, limits.gpu)
+        if self.tool == "landlock":
+            return unprivileged.describe(self.as_root, memory, limits.tmp_size)
         if self.tool == "fork":
             how = ("as root, dropping to an unprivileged uid of its own" if self.as_root
                    else "in an unprivileged user namespace, all capabilities dropped")
@@ -312,6 +328,8 @@ class Sandbox:
     def fork_spec(self, spec: ChildSpec, staging: Path) -> dict:
         """What the fork server (:mod:`.forkserver`) needs to fork ``spec``'s child: its last argument
         is the child's options; a ``check`` (Python source) runs instead of the child."""
+        if self.tool == "landlock":
+            return unprivileged.fork_spec(spec, staging, self.as_root)
         root = staging / "root"
         root.mkdir(mode=0o755, exist_ok=True)
         return {"root": str(root), "mounts": [[m.kind, m.dest, m.source, m.size] for m in spec.mounts],
@@ -412,6 +430,8 @@ def _candidates() -> list[tuple[str, Sandbox | str]]:
         out.append(("unshare", f"not available (missing: {', '.join(missing)})"))
     else:
         out.append(("unshare", Sandbox("unshare", root, {k: v for k, v in found.items() if v})))
+    problem = unprivileged.unavailable(root)
+    out.append(("landlock", f"not available ({problem})" if problem else Sandbox("landlock", root, {})))
     return out
 
 
@@ -437,6 +457,8 @@ def probe(sandbox: Sandbox, timeout: float = 60, check: str | None = None) -> st
             # the child's /tmp is a fresh tmpfs: it holds nothing but the way to a Python installation under /tmp
             allowed = sorted({p.split("/")[2] for p in _python_dirs() if p.startswith(f"{TMP}/")})
             check = f"import os, sys; sys.exit(0 if sorted(os.listdir('{TMP}')) == {allowed!r} else 3)"
+            if sandbox.tool == "landlock":  # no private /tmp: refused what is the grader's, its own folder writable
+                check = unprivileged.probe_check(os.path.join(_package_dir(), "__init__.py"))
             flags, env = ["-S"], {"PATH": "/usr/bin:/bin"}
         else:
             flags, env = ["-s", "-B", *(["-P"] if sys.version_info >= (3, 11) else [])], child_env(1, False)
@@ -449,7 +471,7 @@ def probe(sandbox: Sandbox, timeout: float = 60, check: str | None = None) -> st
                                  processes=16),
             uid=uid,
         )
-        if sandbox.tool == "fork":
+        if sandbox.forks:
             return _probe_fork(sandbox, spec, staging, timeout)
         proc = subprocess.run(sandbox.command(spec, staging), env={"PATH": _SEARCH_PATH}, capture_output=True,
                               timeout=timeout, start_new_session=True)
