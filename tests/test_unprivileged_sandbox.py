@@ -256,6 +256,7 @@ def test_the_reference_gets_full_marks_in_a_container(corpus):
         assert f"cnngrade: sandbox {tier} failed its trial run" in proc.stderr, output
     assert proc.returncode == 0, output
     assert results["extra_data"]["backend"] == "isolated (landlock)", results.get("extra_data")
+    assert "confined by Landlock (ABI" in results["extra_data"]["sandbox"]  # what protects the grading, in words
     assert len(results["tests"]) == 4 and results["score"] == results["max_score"] == 34, output
 
 

@@ -573,7 +573,8 @@ class ScoreCollector:
             for name, board in self.boards.items():
                 target = self.submissions.results_path(name)
                 if target is not None and board.results:
-                    board.write_json(target, extra_data={"backend": _backend_name(self.config)},
+                    board.write_json(target, extra_data={"backend": _backend_name(self.config),
+                                                         "sandbox": _backend(self.config)},
                                      execution_time=round(self.seconds[name], 3))
             terminal = self.config.pluginmanager.get_plugin("terminalreporter")
             if terminal is not None:
