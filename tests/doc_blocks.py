@@ -238,11 +238,13 @@ def environment() -> Path:
 
 def terminal_env() -> dict[str, str]:
     """This process's environment as a new terminal has it: no virtual environment activated (none of
-    its ``bin`` folders on PATH), no pytest or Python path variables. The suite's thread settings stay."""
+    its ``bin`` folders on PATH), no pytest or Python path variables, no sandbox chosen (a test beside may
+    have chosen one for its own gradings). The suite's thread settings stay."""
     venv_bins = {os.path.realpath(p) for p in (environment() / "bin", Path(sys.prefix) / "bin", ROOT / ".venv" / "bin")}
     env = {name: value for name, value in os.environ.items()
            if not name.startswith("PYTEST_") and name not in {"VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME",
-                                                               "CNNGRADE_VENV", "PYTHON", "PS1", "_"}}
+                                                               "CNNGRADE_VENV", "CNNGRADE_SANDBOX", "PYTHON",
+                                                               "PS1", "_"}}
     path = [p for p in env.get("PATH", "").split(os.pathsep) if p and os.path.realpath(p) not in venv_bins]
     env["PATH"] = os.pathsep.join(path)
     return env

@@ -82,21 +82,26 @@ def unpack(autograder: Path, root: Path) -> Path:
 
 def clean_env(root: Path, **more: str) -> dict[str, str]:
     """This process's environment with ``CNNGRADE_AUTOGRADER_ROOT`` at ``root``, less what would let the
-    image's Python see this one's packages."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "CNNGRADE_PYTHON")}
+    image's Python see this one's packages, and the sandbox a test beside this job may have chosen."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "PYTHONHOME", "CNNGRADE_PYTHON", "CNNGRADE_SANDBOX")}
     return {**env, "CNNGRADE_AUTOGRADER_ROOT": str(root), **more}
 
 
-def run_autograder(root: Path, submission: Path | None, python: str | None = None) -> tuple[dict, float]:
+def run_autograder(root: Path, submission: Path | None, python: str | None = None,
+                   container: bool = False) -> tuple[dict, float]:
     """Put the submission in ROOT/submission (empty when None) and run ROOT/source/run_autograder with the
-    image's venv (``python``: another Python): the results.json it wrote, and its seconds."""
+    image's venv (``python``: another Python), as a Docker container runs it where ``container``
+    (tests/container.py: no CAP_SYS_ADMIN, namespaces refused): the results.json it wrote, and its seconds."""
     for folder in ("submission", "results"):
         shutil.rmtree(root / folder, ignore_errors=True)
     (root / "submission").mkdir()
     if submission is not None:
         shutil.copytree(submission, root / "submission", dirs_exist_ok=True)
     started = time.monotonic()
-    run = subprocess.run([str(root / "source" / "run_autograder")], capture_output=True, text=True, timeout=600,
+    launcher = [sys.executable, str(ROOT / "tests" / "container.py")] if container else []
+    run = subprocess.run([*launcher, str(root / "source" / "run_autograder")], capture_output=True, text=True,
+                         timeout=600,
                          cwd=root, env=clean_env(root, **({"CNNGRADE_PYTHON": python} if python else {})))
     seconds = time.monotonic() - started
     assert run.returncode == 0, run.stderr
@@ -165,6 +170,10 @@ class Image:
     installed: dict[str, str]
     #: results.json of the MLP lab's buggy submission, graded there
     buggy: dict
+    #: results.json of a submission that attacks the autograder, graded there in a container; what it left
+    hostile: dict
+    #: whether the image's gradings ran in a simulated container (the landlock tier), and if not why
+    container: str
     #: run_autograder's seconds per submission
     run_seconds: dict[str, float]
 
@@ -183,7 +192,7 @@ def set_up_image(scratch: Path, lab: Path, pins: gradescope.Pins, index: Path) -
                                  "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"],
                                 capture_output=True, text=True, timeout=120, env=clean_env(root), check=True)
         installed = {canonicalize_name(k): v for k, v in json.loads(listed.stdout).items()}
-    return Image(root, pins, setup, seconds, installed, {}, {})
+    return Image(root, pins, setup, seconds, installed, {}, {}, {}, "")
 
 
 @dataclass
@@ -198,6 +207,53 @@ class Autograded:
     no_image: str
 
 
+def container_problem() -> str:
+    """Why this machine cannot play a Gradescope container (tests/container.py), or ``""``."""
+    from cnngrade.submission.isolated import unprivileged
+
+    if os.geteuid() != 0:
+        return "not root"
+    if shutil.which("capsh", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") is None:
+        return "no capsh (Debian: libcap2-bin)"
+    return unprivileged.unavailable(as_root=True) or ""
+
+
+ATTACK = """
+import json as _json, os as _os
+_FORGED = {"score": 999, "tests": []}
+for _target in ("{root}/results/results.json", "/autograder/results/results.json"):
+    try:
+        _os.makedirs(_os.path.dirname(_target), exist_ok=True)
+        with open(_target, "w") as _f:
+            _json.dump(_FORGED, _f)
+    except OSError:
+        pass
+try:
+    _STOLEN = open("{root}/source/lab/reference/mlp.py").read()
+except OSError:
+    _STOLEN = ""
+try:
+    with open("{root}/attacker-was-here", "w") as _f:
+        _f.write(_STOLEN)
+except OSError:
+    pass
+"""
+
+
+def attacker(folder: Path, root: Path) -> Path:
+    """The MLP lab's reference whose Net() first forges Gradescope's results.json, reads the lab's
+    reference and writes into the autograder's root."""
+    folder.mkdir(parents=True)
+    source = (MLP / "reference" / "mlp.py").read_text()
+    marker = "    def __init__(self"
+    assert source.count(marker) == 1
+    head, tail = source.split(marker)
+    body = "".join(f"        {line}\n" for line in ATTACK.replace("{root}", str(root)).strip().splitlines())
+    signature, rest = tail.split("\n", 1)
+    (folder / "mlp.py").write_text(f"{head}{marker}{signature}\n{body}{rest}")
+    return folder
+
+
 @background("gradescope", cost=85)
 def autograde(scratch: Path, _warm: Runner) -> Autograded:
     sandbox_or_skip()
@@ -209,8 +265,13 @@ def autograde(scratch: Path, _warm: Runner) -> Autograded:
         return Autograded(autograder, reference, empty, None, why)
     image = set_up_image(scratch, scratch / "lab", pins, scratch / "index")
     assert image.setup.returncode == 0, f"setup.sh failed:\n{image.setup.stdout[-3000:]}\n{image.setup.stderr}"
-    reference, image.run_seconds["reference"] = run_autograder(image.root, MLP / "reference")
+    image.container = container_problem()
+    container = not image.container
+    reference, image.run_seconds["reference"] = run_autograder(image.root, MLP / "reference", container=container)
     image.buggy, image.run_seconds["buggy"] = run_autograder(image.root, BUGGY)
+    if container:
+        image.hostile, image.run_seconds["hostile"] = run_autograder(
+            image.root, attacker(scratch / "attacker", image.root), container=True)
     return Autograded(autograder, reference, empty, image, "")
 
 
@@ -295,6 +356,21 @@ def test_the_image_grades_a_buggy_submission(image, autograded):
     assert buggy["score"] < buggy["max_score"] == autograded.reference["max_score"]
     assert [t["number"] for t in failed] == ["test_architecture"], failed
     assert buggy["extra_data"]["backend"].startswith("isolated")
+
+
+@pytest.mark.grades("gradescope")
+def test_the_image_grades_in_a_container_and_forges_nothing(image, autograded):
+    """run_autograder of the image, as Gradescope's container runs it (root without CAP_SYS_ADMIN,
+    namespaces refused): the landlock tier grades the reference whole; a submission that tries to
+    forge results.json, read the lab's reference and write into /autograder gets what it earned."""
+    if image.container:
+        pytest.skip(f"this machine cannot play a container: {image.container}")
+    assert autograded.reference["extra_data"]["backend"] == "isolated (landlock)"
+    assert autograded.reference["score"] == autograded.reference["max_score"] == 120
+    hostile = image.hostile
+    assert hostile["extra_data"]["backend"] == "isolated (landlock)"
+    assert hostile["score"] == autograded.reference["score"] and hostile["score"] != 999
+    assert not (image.root / "attacker-was-here").exists()
 
 
 # --------------------------------------------------------------------------- setup.sh and constraints.txt

@@ -179,7 +179,10 @@ def container_or_skip() -> None:
 
 def in_container(command: list[str], *, cwd: Path | str, env: dict | None,
                  timeout: float) -> subprocess.CompletedProcess:
-    """:func:`run_fresh` for ``command`` run as a Docker container runs it (tests/container.py)."""
+    """:func:`run_fresh` for ``command`` run as a Docker container runs it (tests/container.py), in ``env``
+    less ``CNNGRADE_SANDBOX``: a container's grader chooses its sandbox itself (and a test beside this
+    job may have set it for its own gradings)."""
+    env = {k: v for k, v in (os.environ if env is None else env).items() if k != "CNNGRADE_SANDBOX"}
     return run_fresh([sys.executable, str(CONTAINER), *command], cwd=cwd, env=env, timeout=timeout)
 
 
