@@ -36,6 +36,8 @@ _corpus_key = pytest.StashKey[Corpus]()
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "grades(*names): the corpus groups and jobs (tests/corpus.py) a test reads")
+    config.addinivalue_line("markers", "deploy: builds a deployment from the package registries (Gradescope's "
+                            "image, a Slurm cluster); left out unless asked for: `./run test -m deploy`")
     if not config.option.collectonly:
         _corpus(config)  # its warm process imports torch while the tests are collected
 

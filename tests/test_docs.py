@@ -32,6 +32,7 @@ NOT_RUN = {
     ("README.md", "./run test"): "the test suite itself",
     ("docs/development.md", "./run test"): "run the test suite",
     ("docs/development.md", "./run test -k readme"): "run the test suite",
+    ("docs/development.md", "./run test -m deploy"): "run the test suite",
     ("docs/development.md", ".ci/run"): "run the test suite",
     ("docs/development.md", "mkdocs serve"): "a server that runs until stopped",
     **{("docs/development.md", f"./run bench -k {name} -s"): "benchmarks take minutes"

@@ -104,7 +104,7 @@ def run_autograder(root: Path, submission: Path | None, python: str | None = Non
                          timeout=600,
                          cwd=root, env=clean_env(root, **({"CNNGRADE_PYTHON": python} if python else {})))
     seconds = time.monotonic() - started
-    assert run.returncode == 0, run.stderr
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     results = json.loads((root / "results" / "results.json").read_text())
     jsonschema.validate(results, SCHEMA)
     return results, seconds
@@ -168,14 +168,15 @@ class Image:
     setup_seconds: float
     #: every distribution of the image's venv: name -> version
     installed: dict[str, str]
-    #: results.json of the MLP lab's buggy submission, graded there
-    buggy: dict
-    #: results.json of a submission that attacks the autograder, graded there in a container; what it left
-    hostile: dict
-    #: whether the image's gradings ran in a simulated container (the landlock tier), and if not why
-    container: str
+    #: results.json of the MLP lab's reference, of its buggy submission and of a submission that attacks
+    #: the autograder, graded there (the reference and the attacker in a container where one can be played)
+    reference: dict = dataclasses.field(default_factory=dict)
+    buggy: dict = dataclasses.field(default_factory=dict)
+    hostile: dict = dataclasses.field(default_factory=dict)
+    #: why the gradings could not run in a simulated container (the landlock tier), or ""
+    no_container: str = ""
     #: run_autograder's seconds per submission
-    run_seconds: dict[str, float]
+    run_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 def set_up_image(scratch: Path, lab: Path, pins: gradescope.Pins, index: Path) -> Image:
@@ -192,19 +193,15 @@ def set_up_image(scratch: Path, lab: Path, pins: gradescope.Pins, index: Path) -
                                  "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"],
                                 capture_output=True, text=True, timeout=120, env=clean_env(root), check=True)
         installed = {canonicalize_name(k): v for k, v in json.loads(listed.stdout).items()}
-    return Image(root, pins, setup, seconds, installed, {}, {}, {}, "")
+    return Image(root, pins, setup, seconds, installed)
 
 
 @dataclass
 class Autograded:
     autograder: Path
-    #: results.json of the MLP lab's reference (graded in the image where there is one), and of an empty
-    #: submission
+    #: results.json of the MLP lab's reference, and of an empty submission, graded with this environment
     reference: dict
     empty: dict
-    #: the image, or None and why there is none
-    image: Image | None
-    no_image: str
 
 
 def container_problem() -> str:
@@ -254,25 +251,41 @@ def attacker(folder: Path, root: Path) -> Path:
     return folder
 
 
-@background("gradescope", cost=85)
+@background("gradescope", cost=22)
 def autograde(scratch: Path, _warm: Runner) -> Autograded:
+    """The MLP lab's autograder.zip, and its run_autograder (with this environment's Python) on the
+    lab's reference and on an empty submission."""
     sandbox_or_skip()
     autograder = build_autograder(scratch)
     empty, _ = run_autograder(unpack(autograder, scratch / "empty"), None, python=sys.executable)
+    reference, _ = run_autograder(unpack(autograder, scratch / "reference"), MLP / "reference", sys.executable)
+    return Autograded(autograder, reference, empty)
+
+
+@background("gradescope_image", cost=110)
+def set_up_and_grade_in_an_image(scratch: Path, _warm: Runner) -> Image | str:
+    """The zip's setup.sh in a fresh root folder (a fresh venv from the package registries, torch from a
+    local index standing in for PyTorch's CPU index), then its run_autograder there: the reference and a
+    submission attacking the autograder as Gradescope's container runs them (landlock tier), the buggy
+    one as is. Why not, where this machine cannot build such an image."""
+    sandbox_or_skip()
     pins, why = image_pins(scratch / "index")
     if pins is None:
-        reference, _ = run_autograder(unpack(autograder, scratch / "reference"), MLP / "reference", sys.executable)
-        return Autograded(autograder, reference, empty, None, why)
+        return why
+    build_autograder(scratch)  # the lab, with its [visibility], in scratch/lab
+    for folder in (scratch.parent, scratch):  # as /autograder is: a sandboxed uid reaches the image's venv
+        os.chmod(folder, 0o755)
     image = set_up_image(scratch, scratch / "lab", pins, scratch / "index")
     assert image.setup.returncode == 0, f"setup.sh failed:\n{image.setup.stdout[-3000:]}\n{image.setup.stderr}"
-    image.container = container_problem()
-    container = not image.container
-    reference, image.run_seconds["reference"] = run_autograder(image.root, MLP / "reference", container=container)
+    image.no_container = container_problem()
+    container = not image.no_container
+    image.reference, image.run_seconds["reference"] = run_autograder(image.root, MLP / "reference",
+                                                                     container=container)
     image.buggy, image.run_seconds["buggy"] = run_autograder(image.root, BUGGY)
     if container:
         image.hostile, image.run_seconds["hostile"] = run_autograder(
             image.root, attacker(scratch / "attacker", image.root), container=True)
-    return Autograded(autograder, reference, empty, image, "")
+    return image
 
 
 @pytest.fixture(scope="module")
@@ -281,10 +294,11 @@ def autograded(corpus) -> Autograded:
 
 
 @pytest.fixture(scope="module")
-def image(autograded) -> Image:
-    if autograded.image is None:
-        pytest.skip(f"no Gradescope-like image here: {autograded.no_image}")
-    return autograded.image
+def image(corpus) -> Image:
+    built = corpus.result("gradescope_image")
+    if isinstance(built, str):
+        pytest.skip(f"no Gradescope-like image here: {built}")
+    return built
 
 
 @pytest.mark.grades("gradescope")
@@ -329,7 +343,8 @@ def test_a_submission_that_cannot_be_graded_gets_a_reason(autograded):
     assert results["output"] == "Your submission could not be graded: the folder submission is empty."
 
 
-@pytest.mark.grades("gradescope")
+@pytest.mark.deploy
+@pytest.mark.grades("gradescope_image")
 def test_setup_sh_builds_a_fresh_venv_with_the_pinned_versions(image):
     """setup.sh, run as Gradescope runs it, installed the pinned CPU torch and every other package at the
     version of constraints.txt, in a venv of its own."""
@@ -347,29 +362,31 @@ def test_setup_sh_builds_a_fresh_venv_with_the_pinned_versions(image):
           + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in image.run_seconds.items()))
 
 
-@pytest.mark.grades("gradescope")
-def test_the_image_grades_a_buggy_submission(image, autograded):
+@pytest.mark.deploy
+@pytest.mark.grades("gradescope_image")
+def test_the_image_grades_a_buggy_submission(image):
     """In the image's venv, the reference gets every point (test above) and the buggy one loses the check
     of its bug, with the reason."""
     buggy = image.buggy
     failed = [t for t in buggy["tests"] if t["status"] != "passed"]
-    assert buggy["score"] < buggy["max_score"] == autograded.reference["max_score"]
+    assert buggy["score"] < buggy["max_score"] == image.reference["max_score"] == image.reference["score"]
     assert [t["number"] for t in failed] == ["test_architecture"], failed
     assert buggy["extra_data"]["backend"].startswith("isolated")
 
 
-@pytest.mark.grades("gradescope")
-def test_the_image_grades_in_a_container_and_forges_nothing(image, autograded):
+@pytest.mark.deploy
+@pytest.mark.grades("gradescope_image")
+def test_the_image_grades_in_a_container_and_forges_nothing(image):
     """run_autograder of the image, as Gradescope's container runs it (root without CAP_SYS_ADMIN,
     namespaces refused): the landlock tier grades the reference whole; a submission that tries to
     forge results.json, read the lab's reference and write into /autograder gets what it earned."""
-    if image.container:
-        pytest.skip(f"this machine cannot play a container: {image.container}")
-    assert autograded.reference["extra_data"]["backend"] == "isolated (landlock)"
-    assert autograded.reference["score"] == autograded.reference["max_score"] == 120
+    if image.no_container:
+        pytest.skip(f"this machine cannot play a container: {image.no_container}")
+    assert image.reference["extra_data"]["backend"] == "isolated (landlock)"
+    assert image.reference["score"] == image.reference["max_score"] == 120
     hostile = image.hostile
     assert hostile["extra_data"]["backend"] == "isolated (landlock)"
-    assert hostile["score"] == autograded.reference["score"] and hostile["score"] != 999
+    assert hostile["score"] == image.reference["score"] and hostile["score"] != 999
     assert not (image.root / "attacker-was-here").exists()
 
 

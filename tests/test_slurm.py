@@ -36,10 +36,12 @@ from cnngrade.batch.shards import Shard
 from tests.paths import ROOT, TESTS
 from tests.test_batch import read_gradebook, without_seconds
 
+pytestmark = pytest.mark.deploy  # installs slurm-wlm and munge, starts a cluster: `./run test -m deploy`
+
 #: the class: student name -> the submission copied under that name (the name decides the shard)
 STUDENTS = {"ada": ROOT / "reference", **{name: TESTS / "buggy" / name
                                          for name in ("softmax", "hardcoded_batch", "wrong_channels")}}
-#: the README's array command, on the structure checks only
+#: the array command of docs/instructors.md, on the structure checks only
 BATCH = ('cnngrade batch subs --out grades-$SLURM_ARRAY_TASK_ID --in-process -- '
          '-k "test_net_builds or test_output_shape"')
 PACKAGES = ("slurm-wlm", "munge")
