@@ -72,7 +72,7 @@ class WarmRunner:
         if list(command[:2]) != [sys.executable, "-m"] or command[2] not in MODULES:
             raise ValueError(f"not a warm command: {command[:3]}")
         self._wait_ready()
-        with tempfile.TemporaryDirectory(prefix="cnngrade-run-") as scratch:
+        with tempfile.TemporaryDirectory(prefix="output-", dir=self._directory) as scratch:  # gone with the server
             out, err = Path(scratch, "stdout"), Path(scratch, "stderr")
             request = {"module": command[2], "argv": list(command[3:]), "cwd": os.path.abspath(cwd),
                        "env": dict(os.environ if env is None else env), "stdout": str(out), "stderr": str(err)}
