@@ -1,9 +1,10 @@
-"""Where a full grading of the reference spends its time, in-process and isolated, side by side.
+"""Where a full grading of the reference spends its time, in-process and in each sandbox tier, side by side.
 
 The issue's targets: the reference's full grading in at most 15 s in-process and 20 s isolated on a
 quiet 2-core machine. Each round runs ``cnngrade grade reference/`` as a fresh process (as a user does)
-with ``--in-process`` and sandboxed, one after the other (alternating which goes first), and splits its
-wall time into phases from pytest's JUnit XML (each check's setup + call + teardown):
+with ``--in-process`` and sandboxed in each tier (``CNNGRADE_SANDBOX=fork|bwrap|unshare|landlock``), one
+after the other (the order rotated each round), and splits its wall time into phases from pytest's
+JUnit XML (each check's setup + call + teardown):
 
 * ``start-up``: the wall time before the first check and after the last (Python, torch, Hypothesis and
   the graders' collection; isolated, the sandboxed children start meanwhile);
@@ -12,14 +13,16 @@ wall time into phases from pytest's JUnit XML (each check's setup + call + teard
 * ``training`` (``test_learns``: train and predict), ``model.pt`` (``test_trained_model``), ``speed``.
 
 Medians per phase and backend go to ``extra_info`` and a printed table (measured, not asserted).
-Both backends must give full marks, so a broken run is never timed.
+Every backend must give full marks, so a broken run is never timed; a tier this machine cannot run is
+left out, saying why.
 
-Run: ``./run bench -k breakdown -s``. Needs a sandbox (bubblewrap or unshare); skipped without one.
+Run: ``./run bench -k breakdown -s``. Needs a sandbox; skipped without one.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -31,9 +34,13 @@ from pathlib import Path
 import pytest
 
 from benchmarks.conftest import ROOT
+from cnngrade.submission.isolated import sandbox
 from tests.sandboxes import sandbox_or_skip
 
-BACKENDS = {"in-process": ("--in-process",), "isolated": ()}
+#: the sandbox tiers, in the order cnngrade prefers them (cnngrade/submission/isolated/sandbox.py)
+TIERS = ("fork", "bwrap", "unshare", "landlock")
+#: backend -> (the options of ``cnngrade grade``, the sandbox tier it is made to use)
+BACKENDS = {"in-process": (("--in-process",), None), **{tier: ((), tier) for tier in TIERS}}
 #: grader file (or single check) -> phase
 PHASES = {
     "test_learns": "training",
@@ -58,10 +65,13 @@ def phase_of(testcase: ET.Element) -> str:
 def grade(backend: str, scratch: Path) -> dict[str, float]:
     """One grading of the reference; its wall time split into phases (seconds)."""
     junit, results = scratch / f"{backend}.xml", scratch / f"{backend}.json"
+    options, tier = BACKENDS[backend]
     command = [sys.executable, "-m", "cnngrade", "grade", str(ROOT / "reference"), f"--results-json={results}",
-               *BACKENDS[backend], "--", f"--junitxml={junit}"]
+               *options, "--", f"--junitxml={junit}"]
+    env = {k: v for k, v in os.environ.items() if k != "CNNGRADE_SANDBOX"}
+    env |= {"CNNGRADE_SANDBOX": tier} if tier else {}
     started = time.perf_counter()
-    proc = subprocess.run(command, cwd=scratch, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(command, cwd=scratch, env=env, capture_output=True, text=True, timeout=900)
     wall = time.perf_counter() - started
     data = json.loads(results.read_text())
     assert proc.returncode == 0 and data["score"] == data["max_score"] > 0, proc.stdout[-3000:]
@@ -74,13 +84,24 @@ def grade(backend: str, scratch: Path) -> dict[str, float]:
 
 
 @pytest.mark.benchmark(group="grading breakdown")
+def usable(backend: str) -> str | None:
+    """None if ``backend`` runs here, else why not (a tier that fails its trial run)."""
+    tier = BACKENDS[backend][1]
+    if tier is None:
+        return None
+    candidate = dict(sandbox._candidates())[tier]
+    return candidate if isinstance(candidate, str) else sandbox.probe(candidate)
+
+
 def test_grading_breakdown(benchmark, tmp_path):
     sandbox_or_skip()
-    rounds: dict[str, list[dict[str, float]]] = {name: [] for name in BACKENDS}
+    os.chmod(tmp_path, 0o755)  # the landlock tier's child reads what it is given through the real path
+    backends = [b for b in BACKENDS if (why := usable(b)) is None or print(f"{b}: left out ({why})")]
+    rounds: dict[str, list[dict[str, float]]] = {name: [] for name in backends}
 
     def one_round() -> None:
-        order = list(BACKENDS) if len(rounds["isolated"]) % 2 == 0 else list(reversed(BACKENDS))
-        for backend in order:
+        shift = len(rounds[backends[0]]) % len(backends)
+        for backend in backends[shift:] + backends[:shift]:
             rounds[backend].append(grade(backend, tmp_path))
 
     benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
@@ -89,6 +110,9 @@ def test_grading_breakdown(benchmark, tmp_path):
     medians = {b: {p: statistics.median(run.get(p, 0.0) for run in runs) for p in phases} for b, runs in rounds.items()}
     benchmark.extra_info.update({f"{b} {p} s": v for b, values in medians.items() for p, v in values.items()})
     benchmark.extra_info["rounds"] = rounds
-    lines = [f"\n{'phase (median of ' + str(ROUNDS) + ' rounds)':<32}{'in-process':>12}{'isolated':>12}"]
-    lines += [f"{p:<32}{medians['in-process'][p]:>11.2f}s{medians['isolated'][p]:>11.2f}s" for p in phases]
+    lines = [f"\n{'phase (median of ' + str(ROUNDS) + ' rounds)':<32}" + "".join(f"{b:>12}" for b in backends)]
+    lines += [f"{p:<32}" + "".join(f"{medians[b][p]:>11.2f}s" for b in backends) for p in phases]
+    total = medians["in-process"]["total (wall)"]
+    lines.append(f"{'against in-process':<32}" + "".join(f"{medians[b]['total (wall)'] / total:>11.2f}x"
+                                                           for b in backends))
     print("\n".join(lines))
