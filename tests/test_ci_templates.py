@@ -1,16 +1,24 @@
 """ci/: the GitHub Classroom workflow and the GitLab pipeline run commands that exist, on grader files
-that exist, and each Classroom test is worth the points of the checks it runs on the reference."""
+that exist, and each Classroom test is worth the points of the checks it runs on the reference; the
+GitLab job that grades runs as its Docker executor would run it (a deployment test)."""
 
 from __future__ import annotations
 
 import ast
+import json
+import os
 import re
 import shlex
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.doc_blocks import copy_project, terminal_env
 from tests.paths import ROOT
+from tests.test_unprivileged_sandbox import container_or_skip, in_container
 
 GRADERS = ROOT / "graders"
 
@@ -63,3 +71,29 @@ def test_the_gitlab_pipeline_runs_the_commands_it_documents():
     assert pipeline["class"]["parallel"] == 4
     merge = " ".join(pipeline["gradebook"]["script"])
     assert "cnngrade merge grades-1 grades-2 grades-3 grades-4 --out grades" in merge and "cnngrade report" in merge
+
+
+@pytest.mark.deploy
+def test_the_gitlab_grade_job_grades_as_the_docker_executor_runs_it():
+    """The `grade` job's script, line by line as written, run as GitLab's Docker executor runs it: as root
+    without CAP_SYS_ADMIN, namespaces refused (tests/container.py), in a student's repository (a copy
+    of the project, the student's files in submission/; the image's `pip install -e .` stands in for by
+    this environment). The landlock tier grades: the reference gets full marks, the JUnit report and
+    results.json are written."""
+    container_or_skip()
+    scratch = Path(tempfile.mkdtemp(prefix="cnngrade-gitlab-"))
+    try:
+        os.chmod(scratch, 0o755)  # as a CI checkout is: the sandboxed uid reads the repository's files
+        repo = copy_project(scratch / "repo")
+        shutil.copytree(ROOT / "reference", repo / "submission", ignore=shutil.ignore_patterns("__pycache__"))
+        env = {k: v for k, v in terminal_env().items() if k != "CNNGRADE_SANDBOX"}
+        env["PATH"] = f"{repo / '.venv' / 'bin'}:{env['PATH']}"
+        for line in yaml.safe_load((ROOT / "ci" / "gitlab-ci.yml").read_text())["grade"]["script"]:
+            proc = in_container(["bash", "-c", line], cwd=repo, env=env, timeout=900)
+            assert proc.returncode == 0, f"`{line}`:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        results = json.loads((repo / "results.json").read_text())
+        assert results["score"] == results["max_score"] > 150
+        assert results["extra_data"]["backend"] == "isolated (landlock)"
+        assert (repo / "report.xml").read_text().count("<testcase") >= len(results["tests"])
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
