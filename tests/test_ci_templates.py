@@ -10,6 +10,7 @@ import os
 import re
 import shlex
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import yaml
 
 from tests.doc_blocks import copy_project, terminal_env
 from tests.paths import ROOT
+from tests.test_gradescope import set_up_and_grade_in_an_image  # noqa: F401 - registers the image's job
 from tests.test_unprivileged_sandbox import container_or_skip, in_container
 
 GRADERS = ROOT / "graders"
@@ -95,5 +97,39 @@ def test_the_gitlab_grade_job_grades_as_the_docker_executor_runs_it():
         assert results["score"] == results["max_score"] > 150
         assert results["extra_data"]["backend"] == "isolated (landlock)"
         assert (repo / "report.xml").read_text().count("<testcase") >= len(results["tests"])
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.mark.deploy
+@pytest.mark.grades("gradescope_image")
+def test_the_classroom_steps_grade_as_the_runners_ordinary_user(corpus):
+    """Each grading step of the Classroom workflow, its command as written, run as GitHub's runner runs it:
+    as an ordinary user (uid 65534 here), in a student's repository, with a Python installed outside
+    /root (the Gradescope image's venv of the deployment tests: Debian's python3, a CPU torch, cnngrade;
+    the workflow's own install step needs PyTorch's index, out of reach here). The fork tier sandboxes as
+    that user: every step passes on the reference."""
+    image = corpus.result("gradescope_image")
+    if isinstance(image, str):
+        pytest.skip(f"no environment outside /root to run as another user: {image}")
+    steps = yaml.safe_load((ROOT / "ci" / "github-classroom.yml").read_text())["jobs"]["run-autograding-tests"]["steps"]
+    commands = [s["with"]["command"] for s in steps if "autograding-command-grader" in s.get("uses", "")]
+    scratch = Path(tempfile.mkdtemp(prefix="cnngrade-classroom-"))
+    try:
+        os.chmod(scratch, 0o755)
+        repo = copy_project(scratch / "repo")
+        shutil.copytree(ROOT / "reference", repo / "submission", ignore=shutil.ignore_patterns("__pycache__"))
+        home = scratch / "home"
+        home.mkdir(mode=0o777)
+        os.chmod(home, 0o777)
+        env = {k: v for k, v in terminal_env().items() if k != "CNNGRADE_SANDBOX"}
+        env |= {"PATH": f"{image.root / 'venv' / 'bin'}:{env['PATH']}", "HOME": str(home), "USER": "runner"}
+        user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+        for command in commands:
+            proc = subprocess.run([*user, "bash", "-c", command], cwd=repo, env=env, capture_output=True,
+                                  text=True, timeout=900)
+            assert proc.returncode == 0, f"`{command}`:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+            assert "Backend: isolated (the submission runs in a sandbox: cnngrade's fork server" in proc.stdout or \
+                "backend isolated (" in proc.stdout, proc.stdout[-3000:]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
