@@ -76,8 +76,8 @@ class InProcessSubmission(Submission):
                 "`raise NotImplementedError` under the TODO with your code."
             ) from None
         except (Exception, SystemExit) as exc:
-            missing = exc.name if isinstance(exc, ImportError) and isinstance(exc.name, str) else ""
-            raise StudentCodeError(f"{what} raised {module.explain(exc)}", type(exc).__name__, missing) from None
+            raise StudentCodeError(f"{what} raised {module.explain(exc)}", type(exc).__name__,
+                                   module.missing_module(exc)) from None
 
     @property
     def net(self) -> nn.Module:

@@ -36,6 +36,8 @@ class LoadedModule:
     skipped_bindings: dict[str, int] = field(default_factory=dict)
     #: name -> why the statement that binds it failed
     failed_bindings: dict[str, str] = field(default_factory=dict)
+    #: name -> the module an import that binds it could not import
+    failed_imports: dict[str, str] = field(default_factory=dict)
     #: sources of sibling files imported while loading, for tracebacks
     siblings: list[Source] = field(default_factory=list)
 
@@ -69,6 +71,14 @@ class LoadedModule:
             elif name in self.failed_bindings:
                 text += f". The statement that defines `{name}` failed: {self.failed_bindings[name]}"
         return text
+
+    def missing_module(self, exc: BaseException) -> str:
+        """The module whose import ``exc`` comes from, or ``""``: its own (an ImportError), or that of the
+        failed import that should have bound the name a NameError names."""
+        if isinstance(exc, ImportError):
+            return exc.name if isinstance(exc.name, str) else ""
+        name = getattr(exc, "name", None)
+        return self.failed_imports.get(name, "") if isinstance(exc, NameError) and name else ""
 
     def location(self, exc: BaseException) -> str:
         """Where in the submission ``exc`` was raised: ``lab4_cnn.py, line 42: `t = relu(t)```."""
@@ -141,6 +151,8 @@ def _run_statement(stmt: ast.stmt, loaded: LoadedModule) -> None:
         reason = loaded.explain(exc)
         for name in bound_names(stmt):
             loaded.failed_bindings.setdefault(name, reason)
+            if isinstance(exc, ImportError) and isinstance(exc.name, str):
+                loaded.failed_imports.setdefault(name, exc.name)
 
 
 @contextmanager

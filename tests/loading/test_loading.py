@@ -69,8 +69,22 @@ def test_failed_import_is_reported_when_its_name_is_needed(tmp_path):
             def __init__(self):
                 helpers.build()
         """)
-    with pytest.raises(StudentCodeError, match=r"The statement that defines `helpers` failed: ModuleNotFoundError"):
+    with pytest.raises(StudentCodeError, match=r"The statement that defines `helpers` failed: ModuleNotFoundError") \
+            as raised:
         InProcessSubmission(path).build_net()
+    # the module it could not import, which the isolated backend checks against the grading machine's
+    assert raised.value.missing_module == "not_a_real_module"
+
+
+def test_an_import_error_in_a_call_names_its_module(tmp_path):
+    path = write(tmp_path / "lab4_cnn.py", """\
+        class Net:
+            def __init__(self):
+                import not_a_real_package.sub
+        """)
+    with pytest.raises(StudentCodeError) as raised:
+        InProcessSubmission(path).build_net()
+    assert raised.value.missing_module == "not_a_real_package"
 
 
 def test_unneeded_failing_import_is_harmless(tmp_path):
