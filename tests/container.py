@@ -53,6 +53,19 @@ def container_filter() -> bytes:
     return b"".join(code)
 
 
+def container_problem() -> str:
+    """Why this machine cannot play such a container for cnngrade's tests (root, capsh, a landlock tier
+    that can run), or ``""``."""
+    from cnngrade.submission.isolated import unprivileged
+
+    if os.geteuid() != 0:
+        return "needs root: a container's grader runs as root without CAP_SYS_ADMIN"
+    if shutil.which("capsh", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") is None:
+        return "needs capsh (Debian: apt-get install libcap2-bin) to drop CAP_SYS_ADMIN"
+    problem = unprivileged.unavailable(as_root=True)
+    return f"the landlock tier cannot run here: {problem}" if problem else ""
+
+
 def main(argv: list[str]) -> None:
     if not argv:
         sys.exit("usage: python tests/container.py COMMAND...")

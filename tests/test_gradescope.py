@@ -42,6 +42,7 @@ from cnngrade.data.datasets import load_dataset
 from cnngrade.data.idx import write_idx
 from cnngrade.grader.invocation import Runner
 from tests.cifar_data import write_cifar10_like
+from tests.container import container_problem
 from tests.corpus import background
 from tests.paths import ROOT, TESTS
 from tests.sandboxes import sandbox_or_skip
@@ -202,17 +203,6 @@ class Autograded:
     #: results.json of the MLP lab's reference, and of an empty submission, graded with this environment
     reference: dict
     empty: dict
-
-
-def container_problem() -> str:
-    """Why this machine cannot play a Gradescope container (tests/container.py), or ``""``."""
-    from cnngrade.submission.isolated import unprivileged
-
-    if os.geteuid() != 0:
-        return "not root"
-    if shutil.which("capsh", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") is None:
-        return "no capsh (Debian: libcap2-bin)"
-    return unprivileged.unavailable(as_root=True) or ""
 
 
 ATTACK = """

@@ -37,6 +37,7 @@ import pytest
 
 from cnngrade.grader.invocation import Grade, Runner, run_fresh, run_graders_on_each
 from cnngrade.submission.isolated import landlock, sandbox, seccomp, unprivileged
+from tests.container import container_problem
 from tests.corpus import HANGING_TIMEOUT, HOSTILE, HOSTILE_NET_GRADERS, REFERENCE, background
 from tests.host import planted_files
 from tests.paths import ROOT, TESTS
@@ -167,14 +168,10 @@ class Net(nn.Module):
 
 
 def container_or_skip() -> None:
-    """Skip where this machine cannot play a container: not root, no capsh, no Landlock, no seccomp table."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root: a container's grader runs as root without CAP_SYS_ADMIN")
-    if shutil.which("capsh", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") is None:
-        pytest.skip("needs capsh (Debian: apt-get install libcap2-bin) to drop CAP_SYS_ADMIN")
-    problem = unprivileged.unavailable(as_root=True)
+    """Skip where this machine cannot play a container (:func:`tests.container.container_problem`)."""
+    problem = container_problem()
     if problem:
-        pytest.skip(f"the landlock tier cannot run here: {problem}")
+        pytest.skip(problem)
 
 
 def in_container(command: list[str], *, cwd: Path | str, env: dict | None,

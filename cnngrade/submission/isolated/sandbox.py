@@ -194,9 +194,7 @@ def system_mounts() -> list[Mount]:
         if os.path.exists(path):
             mounts.append(Mount("ro", path, os.path.realpath(path)))
     package = _package_dir()
-    parent = os.path.dirname(package)
-    checkout = any(os.path.exists(os.path.join(parent, marker)) for marker in ("pyproject.toml", ".git", "graders"))
-    repository = parent if checkout else None  # an editable install: the repository holds graders/, reference/
+    repository = import_path.repository()  # an editable install: the repository holds graders/, reference/
     for path in _python_dirs():
         if repository and (repository == path or repository.startswith(path + "/")):
             raise SandboxUnavailable(
