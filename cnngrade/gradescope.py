@@ -220,29 +220,37 @@ def installed_pins(project: Path) -> Pins:
 
 
 def lab_dataset(lab: LabConfig, data_root: Path | None) -> DatasetLocation | None:
-    """Where the lab's accuracy dataset is, when it does not ship with cnngrade (None when it does, or
-    the lab has none); looked for as the graders look (``data_root``, else ``[accuracy] data_root`` of
-    lab.toml, then the user cache). Raises :class:`BuildError` when it is nowhere."""
-    from cnngrade.data.datasets import find_dataset, search_dirs
+    """Where the lab's accuracy dataset is, when it is one of cnngrade's that does not ship with it (None
+    when it does, when it is the lab's own, whose file goes into the zip with lab.toml once its sha256
+    and content are checked, or when the lab has none); looked for as the graders look (``data_root``,
+    else ``[accuracy] data_root`` of lab.toml, then the user cache). Raises :class:`BuildError` when it is
+    nowhere, or the lab cannot grade on it."""
+    from cnngrade.data.datasets import find_dataset
     from cnngrade.data.errors import DataError, DatasetNotFound
+    from cnngrade.data.lab_data import grading_dataset
 
-    name = lab.get("accuracy.dataset", None)
     try:
-        if name is None or not search_dirs(name):  # no accuracy checks, or mnist-bundled
+        chosen = grading_dataset(lab, None, data_root)
+        if chosen is not None and chosen.own is not None:
+            chosen.load()
+        if chosen is None or chosen.own is not None or chosen.name == "mnist-bundled":
             return None
-    except DataError as exc:  # a name cnngrade does not know
-        raise BuildError(f"{lab.path}: [accuracy] dataset: {exc}") from None
-    root, origin = data_root, "--data-root"
-    if root is None and lab.get("accuracy.data_root", None) is not None:
-        root = lab.path.parent / Path(lab.setting("accuracy.data_root")).expanduser()
-        origin = f"[accuracy] data_root of {lab.path}"
-    try:
-        return find_dataset(name, root, origin=origin)
+        name = chosen.name
+        return find_dataset(name, chosen.root, origin=chosen.origin)
     except DatasetNotFound as exc:
         raise BuildError(f"The lab grades accuracy on '{name}' ([accuracy] dataset of {lab.path}), which does "
                          "not ship with cnngrade: its files go into the zip, and they were not found here.\n"
                          f"{exc}\nThen build again with the folder that holds it: cnngrade gradescope "
                          "--data-root DIR (with --lab and --out as before).") from None
+    except DataError as exc:
+        raise BuildError(f"{lab.path}: {exc}") from None
+
+
+def _own_datasets(lab: LabConfig) -> list[Path]:
+    """The files of the datasets the lab ships (``[datasets]`` of lab.toml), inside its folder."""
+    from cnngrade.data.lab_data import lab_datasets
+
+    return [spec.file for spec in lab_datasets(lab.get("datasets", None), lab.path.parent).values()]
 
 
 def _dataset_files(location: DatasetLocation) -> list[Path]:
@@ -285,8 +293,7 @@ def build_autograder(target: Path, graders: Path, lab: Path | None = None, data_
     project = package.parent
     lab_dir = lab or graders.parent
     lab_toml = lab / "lab.toml" if lab else graders / "lab.toml"
-    config = LabConfig.load(lab_toml)
-    _ = config.parts  # a lab.toml that cannot be graded fails here, not on Gradescope
+    config = LabConfig.load(lab_toml).validate()  # a lab.toml that cannot grade fails here, not on Gradescope
     dataset = lab_dataset(config, data_root)
     pins = pins or installed_pins(project)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -303,6 +310,8 @@ def build_autograder(target: Path, graders: Path, lab: Path | None = None, data_
             _add_tree(archive, graders, "graders", ("*.py",))
             _add(archive, "lab/lab.toml", lab_toml.read_bytes())
             _add_tree(archive, lab_dir / "reference", "lab/reference", ("*",))
+            for path in _own_datasets(config):
+                _add(archive, f"lab/{path.relative_to(lab_toml.parent.resolve()).as_posix()}", path.read_bytes())
             if dataset is not None:
                 from cnngrade.data.datasets import search_dirs
 

@@ -14,13 +14,14 @@ import pytest
 from cnngrade.grader.architecture import Architecture
 from cnngrade.grader.equivalence import describe_mismatch, eval_verdict, match_parameters
 from cnngrade.grader.feedback import expect, fail
+from cnngrade.grader.layer_diff import first_difference
 from cnngrade.grader.parameters import Evidence, examine
+from cnngrade.grader.plugin import LAYER_WORDS
 from cnngrade.lab.config import ConfigError
 from cnngrade.submission.handle import NetDescription
 
-#: each layer kind's name in feedback, and the torch module that makes one
-LAYER_NAMES = {"conv2d": ("conv layer", "nn.Conv2d"), "linear": ("fully connected layer", "nn.Linear"),
-               "dropout": ("dropout layer", "nn.Dropout / nn.Dropout2d")}
+#: the torch module that makes a layer of each kind
+LAYER_MODULES = {"conv2d": "nn.Conv2d", "linear": "nn.Linear", "dropout": "nn.Dropout / nn.Dropout2d"}
 #: the dimensions of a layer kind's weight
 WEIGHT_DIMENSIONS = {"conv2d": 4, "linear": 2}
 
@@ -42,22 +43,23 @@ def test_net_builds(submission):
 
 @pytest.mark.points(5)
 def test_net_layers(submission, lab, images):
-    """Net has at least the lab's number of each kind of layer (conv, fully connected, dropout)"""
+    """Net has at least the lab's number of each kind of layer ({layers})"""
     wanted: dict[str, int] = lab.setting("net.min_layers")
-    unknown = sorted(set(wanted) - set(LAYER_NAMES))
+    unknown = sorted(set(wanted) - set(LAYER_MODULES))
     if unknown or wanted.get("dropout", 0) > 1:
         raise ConfigError(f"{lab.path}: [net] min_layers counts conv2d, linear and dropout (at most 1: the grader "
                           f"sees dropout as randomness in train mode; [architecture] places each one), not {wanted}.")
     net = submission.build_net()
     seen = layers_seen(net, examine(submission, net.parameters, images(lab.setting("net.batch_sizes")[-1])))
     missing = [
-        f"at least {n} {LAYER_NAMES[kind][0]}{'s' if n > 1 else ''} ({LAYER_NAMES[kind][1]}; found {seen[kind]})"
+        f"at least {n} {LAYER_WORDS[kind]} layer{'s' if n > 1 else ''} ({LAYER_MODULES[kind]}; found {seen[kind]})"
         for kind, n in wanted.items()
         if seen[kind] < n
     ]
+    dropout = ", and sees dropout as train-mode outputs that change from one pass to the next" \
+        if wanted.get("dropout") else ""
     expect(not missing, "Net needs " + "; ".join(missing) + ". Layers must be attributes set in __init__ and used "
-                        "in forward (the grader counts the layers whose weights change Net's output, and sees "
-                        "dropout as train-mode outputs that change from one pass to the next).")
+                        f"in forward (the grader counts the layers whose weights change Net's output{dropout}).")
 
 
 @pytest.mark.points(10)
@@ -97,9 +99,12 @@ def layer_table(net: NetDescription, lab) -> str:
 def test_architecture(submission, lab, images):
     """Net computes the lab's architecture: the same layers, in the same order (checked on weights the grader sets)"""
     arch = Architecture.from_config(lab)
-    matching = match_parameters(arch.parameter_shapes(), submission.build_net().parameters)
+    net = submission.build_net()
+    matching = match_parameters(arch.parameter_shapes(), net.parameters)
     if not matching.fits:
-        fail(describe_mismatch(arch, matching))
+        differing = first_difference(arch, net)
+        fail(f"{differing} The lab's weights cannot be loaded into Net." if differing else
+             describe_mismatch(arch, matching))
     verdict = eval_verdict(submission, arch, matching, images(lab.setting("net.batch_sizes")[-1]))
     if verdict.message is not None:
         fail(verdict.message)

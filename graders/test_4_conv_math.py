@@ -1,6 +1,7 @@
 """Convolution arithmetic and convolution by unfold / fold, against torch's own.
 
-As for pooling, the ``gradient`` and ``no_mutation`` properties are not graded through the handle.
+As for pooling, the ``gradient`` and ``no_mutation`` properties are not graded through the handle, and the
+functions are checked as the lab declares them (``LAB_SUPPORTS``).
 "Written from scratch" forbids the operators ``[from_scratch.conv_math]`` of lab.toml lists, in the
 operator trace of a call that the grader checks by running it (against torch on shuffled values).
 A lab whose ``[parts]`` lists none of these functions skips these checks.
@@ -12,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnngrade.grader.checks import FromScratch, expect_from_scratch
+from cnngrade.grader.checks import LAB_SUPPORTS, FromScratch, expect_from_scratch
 from cnngrade.properties import (
     check_conv2d_param_count,
     check_conv2d_unfold,
@@ -23,7 +24,9 @@ from cnngrade.properties import (
     property_names,
 )
 
-NOT_GRADED = ("gradient", "no_mutation")
+#: the library's properties the lab does not grade: those above, and the one it added after the lab's points were
+#: set (the lab's dtype is checked inside each value property: LAB_SUPPORTS)
+NOT_GRADED = ("gradient", "no_mutation", "precision")
 CHECKS = {
     "conv_output_size": check_conv_output_size,
     "conv2d_param_count": check_conv2d_param_count,
@@ -39,7 +42,8 @@ TORCH = {
         patches, output_size, kernel_size, padding=padding, stride=stride),
     "conv2d_unfold": F.conv2d,
 }
-CASES = [(name, prop) for name, check in CHECKS.items() for prop in property_names(check) if prop not in NOT_GRADED]
+CASES = [(name, prop) for name, check in CHECKS.items() for prop in property_names(check, LAB_SUPPORTS)
+         if prop not in NOT_GRADED]
 #: the functions a student's function may call: where one of them fails its own check first (they run in
 #: CHECKS's order), the failure says to fix it first (an off-by-one conv_output_size fails unfold too)
 USES = {"unfold": ("conv_output_size",), "fold": ("conv_output_size", "unfold"),

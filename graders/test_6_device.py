@@ -3,27 +3,55 @@
 Outputs are compared with Net's ordinary output for the same weights (Net() built under the same
 seed). Which tensors ``.to(device)`` moved, and on which device the output was computed, only the
 submission can tell (without a GPU the move is tried on torch's ``meta`` device, where tensors have
-no values): that check is marked self-reported.
+no values): that check is marked self-reported. The checks run on a batch Net handles on the CPU
+(:func:`device_batch`): a Net that only takes batches of one size (``x.view(64, -1)``) loses the output
+checks' points, not these.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 import torch
 
 from cnngrade.grader.feedback import expect, fail, self_reported
+from cnngrade.grader.inputs import inputs_text
+from cnngrade.lab.config import LabConfig
 from cnngrade.submission.errors import StudentCodeError
+from cnngrade.submission.handle import Submission
 
 #: the largest difference allowed between two float32 computations of the same output on the CPU
 CPU_ATOL = 1e-5
+#: the batch size the device checks use where Net takes it
+BATCH = 8
+
+
+def device_batch(submission: Submission, lab: LabConfig, images: Callable[..., torch.Tensor]
+                 ) -> tuple[torch.Tensor, bool]:
+    """A batch for the device checks, and whether Net's ordinary forward on the CPU handles it:
+    :data:`BATCH` inputs, or where Net fails on them, the first of the lab's other batch sizes
+    (``[net] batch_sizes``, ``[speed] batch_size``) it handles, so that a batch size written into forward
+    is charged by the output checks alone; :data:`BATCH` where it handles none (its mistake is another,
+    maybe a device one: the checks judge it as it is)."""
+    sizes = dict.fromkeys([BATCH, *lab.get("net.batch_sizes", []), lab.get("speed.batch_size", BATCH)])
+    for n in sizes:
+        try:
+            submission.build_net()
+            submission.forward(images(n))
+        except StudentCodeError:
+            continue
+        return images(n), True
+    return images(BATCH), False
 
 
 @pytest.mark.points(5)
-def test_runs_without_cuda(submission, images):
+def test_runs_without_cuda(submission, lab, images):
     """Net builds and runs on the CPU when CUDA is unavailable (no hard-coded .cuda())"""
-    x = images(8)
+    x, _ = device_batch(submission, lab, images)
+    n = len(x)
     out = submission.cpu_only_forward(x)
-    expect(out.shape[0] == 8, f"Net's output has shape {tuple(out.shape)} for 8 images.")
+    expect(out.shape[0] == n, f"Net's output has shape {tuple(out.shape)} for {inputs_text(lab, n)}.")
     submission.build_net()
     expected = submission.forward(x)
     expect(out.shape == expected.shape and torch.allclose(out, expected, atol=CPU_ATOL),
@@ -34,13 +62,16 @@ def test_runs_without_cuda(submission, images):
 @pytest.mark.points(5)
 def test_to_device_moves_everything(submission, lab, images, request):
     """.to(device) moves every parameter and buffer, and the output stays on the input's device"""
+    x, runs_on_cpu = device_batch(submission, lab, images)
     submission.build_net()
-    x = images(8)
     device = "cuda" if torch.cuda.is_available() else "meta"
     self_reported(request, "which tensors .to(device) moved is the submission's word")
     try:
         moved, stray, output_device = submission.forward_on(device, x)
     except StudentCodeError as error:
+        if not runs_on_cpu:
+            fail(f"{error} Net's forward fails on the CPU too, without .to({device!r}), for every batch size the "
+                 "lab uses: fix that first (see the forward checks).")
         fail(f"{error} Tensors Net makes in __init__ must be nn.Parameter or buffers (self.register_buffer) so "
              "that .to() moves them, and forward must not make tensors on a fixed device.")
     expect(not stray, f"After Net.to({device!r}), {', '.join(stray)} stayed behind: register tensors "

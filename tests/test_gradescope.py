@@ -308,7 +308,7 @@ def test_the_zip_holds_what_gradescope_runs(autograded):
 @pytest.mark.grades("gradescope")
 def test_run_autograder_grades_the_submission_in_the_sandbox(autograded):
     results = autograded.reference
-    assert results["score"] == results["max_score"] == 120 and results["execution_time"] > 0
+    assert results["score"] == results["max_score"] == 115 and results["execution_time"] > 0  # no dropout check
     tests = {t["number"]: t for t in results["tests"]}
     assert tests["test_learns"]["visibility"] == "after_published"
     assert tests["test_inference_speed"]["visibility"] == "hidden"
@@ -373,7 +373,7 @@ def test_the_image_grades_in_a_container_and_forges_nothing(image):
     if image.no_container:
         pytest.skip(f"this machine cannot play a container: {image.no_container}")
     assert image.reference["extra_data"]["backend"] == "isolated (landlock)"
-    assert image.reference["score"] == image.reference["max_score"] == 120
+    assert image.reference["score"] == image.reference["max_score"] == 115
     hostile = image.hostile
     assert hostile["extra_data"]["backend"] == "isolated (landlock)"
     assert hostile["score"] == image.reference["score"] and hostile["score"] != 999
@@ -488,7 +488,8 @@ def test_a_lab_s_dataset_goes_into_the_zip_and_run_autograder_grades_with_it(tmp
 def test_fashion_mnist_from_the_user_cache_goes_into_the_zip(tmp_path):
     lab = _copy_lab(MLP, tmp_path / "mlp")
     toml = (lab / "lab.toml").read_text()
-    (lab / "lab.toml").write_text(toml.replace('dataset = "mnist-bundled"', 'dataset = "fashion-mnist"'))
+    (lab / "lab.toml").write_text(toml.replace('dataset = "mnist-bundled"', 'dataset = "fashion-mnist"')
+                                  + "\n[accuracy.fashion-mnist]\nmin_accuracy = 0.82\nmin_trained_accuracy = 0.85\n")
     raw = tmp_path / "cache" / "FashionMNIST" / "raw"
     raw.mkdir(parents=True)
     for split, n in (("train", 30), ("t10k", 10)):

@@ -22,6 +22,7 @@ grading is its own process group, killed whole on its timeout.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -119,6 +120,32 @@ def check_folders(settings: BatchSettings) -> None:
                          "submission; choose a folder outside it")
     if out.exists() and not out.is_dir():
         raise BatchError(f"--out {settings.out} exists and is not a folder")
+
+
+def check_data(settings: BatchSettings) -> None:
+    """Raise :class:`BatchError` where the lab's accuracy checks cannot be graded here: their dataset
+    (``--dataset`` among the pytest options, else the lab's) is not on this machine, or the lab cannot
+    grade on it. A student's own run leaves such a check out; a class is not graded without it."""
+    from cnngrade.data import DataError, DatasetMismatch
+    from cnngrade.data.lab_data import grading_dataset
+
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--dataset")
+    options.add_argument("--data-root")
+    asked, _ = options.parse_known_args(list(settings.pytest_args))
+    lab = LabConfig.load(settings.lab_toml)
+    try:
+        chosen = grading_dataset(lab, asked.dataset, asked.data_root)
+        if chosen is not None and chosen.own is not None:
+            chosen.load()  # the lab's own file: its sha256 and content, before anyone is graded
+    except DatasetMismatch as exc:  # the data given is not the data named
+        raise BatchError(str(exc)) from None
+    except DataError as exc:
+        raise BatchError(f"{lab.path}: {exc}") from None
+    if chosen is not None and chosen.missing is not None:
+        raise BatchError(f"the lab's accuracy checks need {chosen.title} ([accuracy] dataset of {lab.path}), which "
+                         f"is not on this machine: no student is graded without it. To provide it, {chosen.missing} "
+                         "(after --, the options of `cnngrade grade`).")
 
 
 def _files(path: Path) -> Iterator[Path]:
@@ -289,6 +316,7 @@ def run_batch(settings: BatchSettings, runner: Runner | None = None,
     (:meth:`.warm.WarmRunner.run`'s signature; default a fresh process); ``progress(record, done, total,
     skipped)`` is called after each student."""
     check_folders(settings)
+    check_data(settings)
     started = time.monotonic()
     settings.out.mkdir(parents=True, exist_ok=True)
     atomic.sweep(settings.out)

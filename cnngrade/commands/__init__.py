@@ -8,7 +8,8 @@
 * ``cnngrade batch``: :mod:`.batch`, grade a whole class into a gradebook;
 * ``cnngrade merge``: :mod:`.merge`, join the gradebooks of a class's shards;
 * ``cnngrade report``: :mod:`.report`, a class's HTML report;
-* ``cnngrade gradescope``: :mod:`.gradescope`, Gradescope's autograder.zip.
+* ``cnngrade gradescope``: :mod:`.gradescope`, Gradescope's autograder.zip;
+* ``cnngrade conform``: :mod:`.conform`, check a layer of your own against torch (the property suites).
 
 Each verb's module is imported only when that verb runs.
 """
@@ -34,6 +35,7 @@ VERBS = {
     "merge": ("cnngrade.commands.merge", "join the output folders of a class's shards into one gradebook"),
     "report": ("cnngrade.commands.report", "write a batch's report.html: the class at a glance"),
     "gradescope": ("cnngrade.commands.gradescope", "build Gradescope's autograder.zip for the lab"),
+    "conform": ("cnngrade.commands.conform", "check a pooling or convolution of your own against torch: every property"),
 }
 
 

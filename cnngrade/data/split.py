@@ -1,10 +1,12 @@
-"""An in-memory dataset split held as uint8 tensors, batched by indexing.
+"""An in-memory dataset split held as tensors, batched by indexing.
 
-A :class:`Split` keeps the images as one ``torch.uint8`` tensor, ``(N, H, W)`` (one channel, as MNIST) or
-``(N, C, H, W)`` (as CIFAR-10), and the labels as one ``torch.int64`` tensor ``(N,)``. Batches are taken by
-slicing or indexing those tensors and normalised one batch at a time, each channel c:
-``x = (pixel / 255 - mean[c]) / std[c]``, the same values as torchvision's ``ToTensor()`` followed by
-``Normalize(mean, std)``: no per-sample PIL image, no ``DataLoader`` workers.
+A :class:`Split` keeps its inputs in ``images``: one ``torch.uint8`` tensor of images, ``(N, H, W)`` (one
+channel, as MNIST) or ``(N, C, H, W)`` (as CIFAR-10), or one ``torch.float32`` tensor ``(N, F)`` of tabular
+features (a lab's own CSV or npz, :mod:`cnngrade.data.lab_data`); and the labels as one ``torch.int64``
+tensor ``(N,)``. Batches are taken by slicing or indexing those tensors and normalised one batch at a time:
+images each channel c, ``x = (pixel / 255 - mean[c]) / std[c]``, the same values as torchvision's
+``ToTensor()`` followed by ``Normalize(mean, std)`` (no per-sample PIL image, no ``DataLoader`` workers);
+features each feature f, ``x = (x - mean[f]) / std[f]``, or as they are without a mean and deviation.
 """
 
 from __future__ import annotations
@@ -30,7 +32,13 @@ def normalize(
 ) -> torch.Tensor:
     """uint8 ``images`` ``(B, H, W)`` or ``(B, C, H, W)`` as float32 ``(B, C, H, W)`` on the same device,
     each channel c: x = (pixel / 255 - mean[c]) / std[c] (one value of each for every channel if only
-    one is given)."""
+    one is given); float features ``(B, F)`` as float32, each feature f: x = (x - mean[f]) / std[f] (as
+    they are where ``mean`` is empty)."""
+    if images.dtype != torch.uint8:
+        x = images.to(torch.float32, copy=True)
+        if not len(mean):
+            return x
+        return x.sub_(torch.tensor(mean, device=x.device)).div_(torch.tensor(std, device=x.device))
     x = images.to(torch.float32).div_(255.0)
     if x.dim() == 3:
         x = x.unsqueeze(1)
@@ -42,14 +50,16 @@ def normalize(
 
 @dataclass(eq=False)
 class Split:
-    """One split of an image-classification dataset (e.g. ``mnist-train``), held in memory.
+    """One split of a classification dataset (e.g. ``mnist-train``), held in memory.
 
     Attributes:
         name: a short name such as ``"mnist-bundled-test"``, used in messages.
-        images: ``torch.uint8`` tensor ``(N, H, W)`` or ``(N, C, H, W)``.
+        images: the inputs: ``torch.uint8`` images ``(N, H, W)`` or ``(N, C, H, W)``, or
+            ``torch.float32`` tabular features ``(N, F)``.
         labels: ``torch.int64`` tensor ``(N,)``.
-        classes: class names, index = label.
-        mean, std: each channel's normalisation, applied to each batch (MNIST's by default).
+        classes: class names, index = label (two for a binary dataset).
+        mean, std: each channel's (or feature's) normalisation, applied to each batch (MNIST's by
+            default; empty: features as they are).
     """
 
     name: str
@@ -61,10 +71,11 @@ class Split:
     source: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
-        if self.images.dtype != torch.uint8 or self.images.dim() not in (3, 4):
+        image = self.images.dtype == torch.uint8 and self.images.dim() in (3, 4)
+        if not image and not (self.images.dtype == torch.float32 and self.images.dim() == 2):
             raise ValueError(
-                f"{self.name}: images must be uint8 (N, H, W) or (N, C, H, W), got {self.images.dtype} "
-                f"{tuple(self.images.shape)}"
+                f"{self.name}: images must be uint8 (N, H, W) or (N, C, H, W), or features float32 (N, F), got "
+                f"{self.images.dtype} {tuple(self.images.shape)}"
             )
         self.labels = self.labels.to(torch.int64)
         if self.labels.shape != (self.images.shape[0],):
@@ -77,7 +88,13 @@ class Split:
 
     def __repr__(self) -> str:
         size = tuple(self.images.shape[1:])
-        return f"Split({self.name!r}, {len(self)} images {size}, {len(self.classes)} classes)"
+        what = f"inputs of {size[0]} features" if self.tabular else f"images {size}"
+        return f"Split({self.name!r}, {len(self)} {what}, {len(self.classes)} classes)"
+
+    @property
+    def tabular(self) -> bool:
+        """Whether the inputs are tabular features ``(N, F)``, not images."""
+        return self.images.dim() == 2
 
     @property
     def num_classes(self) -> int:
@@ -104,7 +121,8 @@ class Split:
     def normalized(
         self, indices: torch.Tensor | slice | None = None, device: torch.device | str | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The (normalised float images ``(B, C, H, W)``, int64 labels) at ``indices`` (all when None)."""
+        """The (normalised float images ``(B, C, H, W)`` or features ``(B, F)``, int64 labels) at ``indices``
+        (all when None)."""
         images = self.images if indices is None else self.images[indices]
         labels = self.labels if indices is None else self.labels[indices]
         if device is not None:  # move uint8 (4x fewer bytes than float32), normalise there
@@ -121,7 +139,7 @@ class Split:
         drop_last: bool = False,
         device: torch.device | str | None = None,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Yield ``(images, labels)`` batches: float32 ``(B, C, H, W)`` normalised, int64 ``(B,)``.
+        """Yield ``(images, labels)`` batches: float32 ``(B, C, H, W)`` (or ``(B, F)``) normalised, int64 ``(B,)``.
 
         In order by default (slices, no copy until normalisation); with ``shuffle`` a fresh permutation from
         ``generator`` or, when given, a generator seeded with ``seed`` (same seed, same order).

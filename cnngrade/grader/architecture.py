@@ -13,6 +13,9 @@ A lab's Net is a list of layers::
         { layer = "log_softmax" },                            # over dim 1
     ]
 
+On tabular inputs (``input_shape = [F]``) the layers run on ``(N, F)``: ``linear`` layers and
+activations directly, ``flatten`` a no-op.
+
 Layer kinds: ``conv2d`` (``in``, ``out``, ``kernel``, ``stride`` 1, ``padding`` 0, ``bias`` true),
 ``linear`` (``in``, ``out``, ``bias``), ``max_pool2d`` / ``avg_pool2d`` (``kernel``, ``stride``),
 ``relu``, ``sigmoid``, ``tanh``, ``dropout`` / ``dropout2d`` (``p`` 0.5), ``flatten``,
@@ -147,6 +150,10 @@ class Architecture:
     def parameter_shapes(self) -> list[tuple[int, ...]]:
         """Every parameter tensor's shape, layer by layer (weight, then bias)."""
         return [shape for layer in self.layers for shape in layer.parameter_shapes()]
+
+    def has(self, *kinds: str) -> bool:
+        """Whether any of the lab's layers is of one of ``kinds`` (``has(*DROPOUTS)``: any dropout)."""
+        return any(layer.kind in kinds for layer in self.layers)
 
     def parametrized(self) -> list[int]:
         """The indices of the layers that have parameters."""

@@ -15,14 +15,21 @@ from cnngrade.grader import op_graphs
 from cnngrade.grader.feedback import expect, fail
 from cnngrade.grader.questions import describe, show
 from cnngrade.lab.config import ConfigError, LabConfig
-from cnngrade.properties import PropertyFailed
+from cnngrade.properties import PropertyFailed, Supports
 from cnngrade.submission.errors import StudentCodeError
 from cnngrade.submission.handle import OpGraph, Submission, graph_inputs
 
+#: what the lab's pooling and conv-math functions declare (docs/properties.md): int or pair arguments,
+#: (N, C, H, W), (C, H, W) and, for pooling, (H, W) inputs, torch's errors (ValueError or RuntimeError)
+#: for illegal arguments, and a wrong output dtype failing every value property
+LAB_SUPPORTS = Supports(layouts=("NCHW", "CHW", "HW"), errors="torch", dtype_in_values=True)
 
-def check_property(submission: Submission, check: Callable[..., Any], name: str, prop: str) -> None:
+
+def check_property(submission: Submission, check: Callable[..., Any], name: str, prop: str,
+                   supports: Supports = LAB_SUPPORTS) -> None:
     """Run the property ``prop`` of ``check`` (a cnngrade.properties suite, ``ci`` profile) on the
-    submission's function ``name``; fail the grader check with the smallest counterexample."""
+    submission's function ``name``, declared as ``supports`` (the lab's, by default); fail the grader
+    check with the smallest counterexample."""
 
     def through_handle(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -34,7 +41,7 @@ def check_property(submission: Submission, check: Callable[..., Any], name: str,
 
     through_handle.__name__ = name
     try:
-        check(through_handle, only=prop, profile="ci")
+        check(through_handle, supports=supports, only=prop, profile="ci")
     except PropertyFailed as exc:
         fail(str(exc))
 

@@ -2,10 +2,12 @@
 
 The grader draws weights for the lab's layers (:class:`~cnngrade.grader.architecture.Architecture`),
 loads them into the student's Net (its parameters matched to the lab's by order and shape, so any
-attribute names, ``nn.Sequential`` and the like fit), runs it on images of its choosing through the
-submission handle, and compares the output with its own computation on the same weights. Outputs
-are compared as log-probabilities (``log_softmax`` over dim 1 of what Net returns, or the log of its
-probabilities): which output function Net applies is the log-softmax check's business, not this one's.
+attribute names, ``nn.Sequential`` and the like fit), runs it on inputs of its choosing through the
+submission handle, and compares the output with its own computation on the same weights. Outputs of
+several columns (one per class) are compared as log-probabilities (``log_softmax`` over dim 1 of what
+Net returns, or the log of its probabilities): which of those output functions Net applies is the
+output check's business, not this one's. A single column (a binary lab's probability or score) is
+compared as it is, since its log-softmax is constant: a missing or extra sigmoid is a mistake here.
 
 When they differ, :func:`locate` names where: the first layer with parameters whose input differs
 from the lab's (from the Net's own report of its modules' inputs, which only words the message: the
@@ -86,8 +88,13 @@ def match_parameters(lab_shapes: Sequence[tuple[int, ...]], student: Sequence[Pa
 
 def as_log_probabilities(output: torch.Tensor) -> list[torch.Tensor]:
     """The log-probabilities ``output`` may stand for: ``log_softmax`` over dim 1 of it (logits or
-    log-probabilities), and the log of it where its rows are probabilities."""
+    log-probabilities), and last the log of it where its rows are probabilities (what the lab's own
+    output stands for, then: :func:`output_difference`). A single value per input
+    (``(N,)`` or ``(N, 1)``: a binary output) stands for itself, as ``(N, 1)``: its log-softmax is 0
+    whatever it is."""
     out = output.double()
+    if out.dim() == 1 or (out.dim() == 2 and out.shape[1] == 1):
+        return [out.reshape(len(out), 1)]
     candidates = [F.log_softmax(out, dim=1)] if out.dim() >= 2 else []
     if out.dim() >= 2 and (out >= 0).all() and ((out.sum(dim=1) - 1).abs() <= 1e-4).all():
         candidates.append(F.log_softmax(out.clamp_min(1e-300).log(), dim=1))
@@ -107,7 +114,7 @@ def largest_difference(seen: torch.Tensor, expected: torch.Tensor) -> float | No
 
 def output_difference(output: torch.Tensor, expected: torch.Tensor) -> float | None:
     """:func:`largest_difference` between Net's output, read as log-probabilities, and the lab's."""
-    target = as_log_probabilities(expected)[0]
+    target = as_log_probabilities(expected)[-1]
     differences = [largest_difference(c, target) for c in as_log_probabilities(output)] or [float("inf")]
     return None if None in differences else min(d for d in differences if d is not None)
 
@@ -124,9 +131,16 @@ def module_of(parameter: str) -> str:
     return parameter.rsplit(".", 1)[0]
 
 
+#: the activations one may stand for another by mistake
+ACTIVATIONS = ("relu", "sigmoid", "tanh")
+#: the layers that may end a lab's Net as its output function
+OUTPUT_FUNCTIONS = ("log_softmax", "softmax", "sigmoid")
+
+
 def _segment_variants(arch: Architecture, start: int, stop: int) -> Iterator[tuple[str, Architecture]]:
     """Common mistakes in layers ``start`` to ``stop`` (exclusive), each as (what it is, the
-    architecture with it): a layer left out, max and average pooling swapped, an extra ReLU."""
+    architecture with it): a layer left out, max and average pooling swapped, an extra ReLU, another
+    activation for the lab's (tanh for a ReLU)."""
     where = arch.after(start)
     for i in range(start, stop):
         layer = arch.layers[i]
@@ -138,19 +152,26 @@ def _segment_variants(arch: Architecture, start: int, stop: int) -> Iterator[tup
             yield f"no {layer.describe()}{where}", arch.variant(i)
     for i in range(start, stop + 1):
         yield f"an extra ReLU{where}", arch.variant(i, Layer.of("relu"), insert=True)
+    for i in range(start, stop):
+        layer = arch.layers[i]
+        for other in (Layer.of(kind) for kind in ACTIVATIONS if layer.kind in ACTIVATIONS and kind != layer.kind):
+            yield f"a {other.describe()}{where} where the lab has a {layer.describe()}", arch.variant(i, other)
 
 
 def _tail_variants(arch: Architecture, start: int) -> Iterator[tuple[str, Architecture]]:
     """Common mistakes after the last layer with parameters: an activation on the output scores,
-    the output function over dim 0, then those of :func:`_segment_variants`."""
+    the output function over dim 0 or left out, then those of :func:`_segment_variants`."""
     last = len(arch.layers) - 1
-    output = arch.layers[last] if arch.layers[last].kind in ("log_softmax", "softmax") else None
+    final = arch.layers[last]
+    output = final if final.kind in OUTPUT_FUNCTIONS and last > max(arch.parametrized(), default=-1) else None
     where = last if output is not None else last + 1
-    for kind in ("relu", "sigmoid", "tanh"):
+    for kind in ACTIVATIONS:
         yield f"a {Layer.of(kind).describe()} on the output scores", arch.variant(where, Layer.of(kind), insert=True)
+    if output is not None and "dim" in output.options:
+        yield (OUTPUT_FUNCTION + f"{output.kind} over dim 0 (across the batch) where the lab takes it over dim 1",
+               arch.variant(last, Layer(output.kind, {**output.options, "dim": 0})))
     if output is not None:
-        yield (OUTPUT_FUNCTION + f"{output.kind} over dim 0 (across the images of the batch) where the lab takes it "
-               "over dim 1", arch.variant(last, Layer(output.kind, {**output.options, "dim": 0})))
+        yield f"no {output.describe()} at the output", arch.variant(last)
     yield from _segment_variants(arch, start, where)
 
 

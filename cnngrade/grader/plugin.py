@@ -29,6 +29,7 @@ from __future__ import annotations
 import random
 import re
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,9 @@ import numpy as np
 import pytest
 import torch
 
-from cnngrade.data import DataError, Split, load_dataset
+from cnngrade.data import DataError, DatasetMismatch, Split
+from cnngrade.data.lab_data import GradingDataset, grading_dataset
+from cnngrade.grader.architecture import Architecture
 from cnngrade.grader.checks import check_property
 from cnngrade.grader.feedback import (
     DATA,
@@ -54,10 +57,13 @@ from cnngrade.grader.options import wants_benchmark_output
 from cnngrade.grader.scoring import Scoreboard
 from cnngrade.grader.submissions import Submissions
 from cnngrade.lab.config import ConfigError, LabConfig
+from cnngrade.lab.outputs import DEFAULT_OUTPUT
 from cnngrade.lab.parts import Parts
+from cnngrade.lab.schema import VISIBILITIES
 from cnngrade.plugin import LIMITS
 from cnngrade.submission import Submission, open_submission
 from cnngrade.submission.errors import MachineFault, SubmissionError
+from cnngrade.submission.warning_origin import raised_by_submission
 
 SEED = 0
 
@@ -71,9 +77,11 @@ _failing_key = pytest.StashKey[dict[str, set[str]]]()
 _answer_uses_key = pytest.StashKey[dict[str, tuple[str, ...]]]()
 #: a fault of the grading machine that stopped the grading (:class:`MachineFault`): no score is given
 _fault_key = pytest.StashKey[str]()
-#: the checks left out as not part of the lab, by reason ("parts", "answers", "dataset"), and the
-#: graded names the lab lacks ("names")
+#: the checks left out as not part of the lab, by reason ("parts", "answers", "dataset", "output" (not
+#: told), "layer"), the graded names the lab lacks ("names") and the layer kinds it lacks ("layers")
 _left_out_key = pytest.StashKey[dict[str, list[str]]]()
+#: the dataset of the accuracy checks, chosen when they are collected (:func:`_choose_dataset`)
+_dataset_key = pytest.StashKey[GradingDataset]()
 REFERENCE = "reference"
 #: pytest-benchmark's plugin name: left out of a grading run that asks nothing of it
 BENCHMARK_PLUGIN = "benchmark"
@@ -85,7 +93,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "dataset: a check that needs the lab's dataset (left out, saying so, in a "
                             "lab without [accuracy] dataset)")
     config.addinivalue_line("markers", "output(kind): a check of what the net returns, for a lab whose [net] output "
-                            "is that kind (log_softmax or logits; left out, saying so, in the other labs)")
+                            "is that kind (cnngrade.lab.outputs; left out, saying so, in the other labs)")
+    config.addinivalue_line("markers", "layer(*kinds): a check of layers of these kinds (left out, saying so, in a lab "
+                            "whose [architecture] has none)")
     config.addinivalue_line("markers", "answers: a check of the lab's questions (left out in a lab without them)")
     config.addinivalue_line("markers", "needs(*names): graded names a grader check needs in the lab's [parts] "
                             "(left out, saying so, in a lab without them)")
@@ -94,6 +104,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not wants_benchmark_output(config):
         # its header, table and warnings are not feedback (--benchmark-json FILE brings them back)
         config.pluginmanager.set_blocked(BENCHMARK_PLUGIN)
+    refuse_a_lab_that_lies(config)
     submissions = Submissions.from_options(
         config.getoption("--submission") or [_option_path(config, None, "student_templates", "student_templates")],
         config.getoption("--results-json"),
@@ -103,6 +114,16 @@ def pytest_configure(config: pytest.Config) -> None:
     # isolated: the first submission's child imports torch while this process collects the checks
     if not config.option.collectonly:
         _start(config, f"submission:{submissions.names[0]}")
+
+
+def refuse_a_lab_that_lies(config: pytest.Config) -> None:
+    """A usage error (exit status 4), before any submission is graded, where the run's lab.toml cannot
+    be read or has problems (:meth:`LabConfig.validate`): an instructor's mistake is never scored as a
+    student's."""
+    try:
+        lab_config(config).validate()
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _option_path(config: pytest.Config, name: str | None, in_lab: str, default: str) -> Path:
@@ -191,7 +212,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Leave out the checks that do not apply to the lab: those that need graded names its ``[parts]``
     does not list (its pooling, say), the questions where it has no answers part, those that need a
-    dataset where it has none. Each reason is told once, in the score report (:func:`left_out`). Without a
+    dataset where it has none, those of another ``[net] output`` than the lab's, those of a layer kind
+    its ``[architecture]`` lacks (dropout). Each reason is told once, in the score report (:func:`left_out`). Without a
     usable lab.toml, nothing is left out: the checks that read it fail saying what is wrong."""
     try:
         lab = lab_config(config)
@@ -199,7 +221,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     except ConfigError:
         return
     graded = {name for _, names in parts.files for name in names}
-    output = lab.get("net.output", "log_softmax")
+    output = lab.get("net.output", DEFAULT_OUTPUT)
+    has = _layers_of(lab)
     without_dataset = not (config.getoption("--dataset") or lab.data.get("accuracy", {}).get("dataset"))
     left: dict[str, list[str]] = config.stash.setdefault(_left_out_key, {})  # why -> the checks' names
     kept, removed = [], []
@@ -215,6 +238,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             why = "dataset"
         elif any(output not in marker.args for marker in item.iter_markers("output")):
             why = "output"
+        elif any(not has(*marker.args) for marker in item.iter_markers("layer")):
+            why = "layer"
+            kinds = [kind for marker in item.iter_markers("layer") for kind in marker.args]
+            left.setdefault("layers", []).extend(k for k in kinds if k not in left.get("layers", []))
         else:
             kept.append(item)
             continue
@@ -225,27 +252,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=removed)
 
 
-def _output(config: pytest.Config) -> str:
-    """What the lab's net returns: ``[net] output`` (``log_softmax`` unless set)."""
+def _layers_of(lab: LabConfig) -> Callable[..., bool]:
+    """``has(*kinds)``: whether the lab's ``[architecture]`` has a layer of one of ``kinds``; always
+    True where it cannot be read (the checks that read it say what is wrong)."""
     try:
-        return lab_config(config).get("net.output", "log_softmax")
+        return Architecture.from_config(lab).has
     except ConfigError:
-        return "log_softmax"
+        return lambda *kinds: True
 
 
 def left_out(config: pytest.Config) -> list[str]:
-    """One line per reason checks were left out as not part of the lab (none for the default lab), and
-    one per key of lab.toml that no grader reads (a misspelt setting would otherwise be ignored)."""
+    """One line per reason checks were left out as not part of the lab (none for the default lab; the
+    output checks of the kinds the lab's Net does not return go unsaid: each lab has its own); a key
+    of lab.toml that no grader reads refused the run (:func:`refuse_a_lab_that_lies`)."""
     left = config.stash.get(_left_out_key, {})
-    try:
-        lab = lab_config(config)
-        lines = [f"Warning: {lab.path}, {unknown}; it is ignored." for unknown in lab.unknown_keys()]
-    except ConfigError:
-        lines = []
+    lines = []
     for why, text in (("parts", f"{', '.join(left.get('names', []))} (not in [parts] of lab.toml)"),
                       ("answers", "its questions (no answers part in [parts] of lab.toml)"),
                       ("dataset", "its accuracy (no [accuracy] dataset in lab.toml)"),
-                      ("output", f"another output (the net returns {_output(config)}: [net] output in lab.toml)")):
+                      ("layer", f"its {' or '.join(left.get('layers', []))} (no such layer in [architecture] of "
+                                "lab.toml)")):
         if left.get(why):
             count = len(left[why]) // len(config.stash[_submissions_key].names)  # each check runs per submission
             lines.append(f"Not in this lab, left out: {count} check{'s' if count != 1 else ''} of {text}.")
@@ -256,9 +282,44 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """With --isolated, start the reference's child if a selected check needs it (the first
     submission's started at configure): each spends seconds importing torch (no student code runs
     before its first call)."""
+    _choose_dataset(session)
     fixtures = {name for item in session.items for name in getattr(item, "fixturenames", ())}
     if "reference_submission" in fixtures:
         _start(session.config, REFERENCE)
+
+
+def _choose_dataset(session: pytest.Session) -> None:
+    """Where checks that need the lab's dataset are selected, choose it before any is graded
+    (:func:`cnngrade.data.lab_data.grading_dataset`): a dataset that is not this machine's leaves
+    them skipped, saying how to get it; a dataset the lab cannot grade on (no thresholds, unknown, a
+    lab dataset declared wrong, a folder that holds another) is a usage error, never a student's failure."""
+    config = session.config
+    items = [item for item in session.items if item.get_closest_marker("dataset") is not None]
+    try:
+        lab = lab_config(config)
+    except ConfigError:
+        return  # the checks that read lab.toml say what is wrong
+    if not items:
+        return
+    try:
+        chosen = grading_dataset(lab, config.getoption("--dataset"), config.getoption("--data-root"))
+        if chosen is not None and chosen.own is not None:
+            _fitting(lab, chosen, chosen.load())  # the lab's own file: a wrong one is refused before any grading
+    except DatasetMismatch as exc:  # the data given is not the data named
+        raise pytest.UsageError(str(exc)) from None
+    except DataError as exc:
+        raise pytest.UsageError(f"{lab.path}: {exc}") from None
+    if chosen is None:
+        return
+    config.stash[_dataset_key] = chosen
+    for item in items if chosen.missing else ():
+        item.add_marker(pytest.mark.skip(reason=f"{chosen.title} is not on this machine, so this check is left out "
+                                                f"of the score; to grade it, {chosen.missing}"))
+
+
+def chosen_dataset(config: pytest.Config) -> GradingDataset:
+    """The dataset of the run's accuracy checks (chosen when they were collected)."""
+    return config.stash[_dataset_key]
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -311,20 +372,24 @@ def speed_benchmark(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture(scope="session")
 def dataset(pytestconfig: pytest.Config, lab: LabConfig) -> tuple[Split, Split]:
-    """(train, test) splits for the accuracy checks; the test labels never leave this process. The data
-    is looked for under ``--data-root``, else ``[accuracy] data_root`` of lab.toml (relative to its folder),
-    then the user cache (:func:`cnngrade.data.load_dataset`)."""
-    name = pytestconfig.getoption("--dataset") or lab.setting("accuracy.dataset")
-    root, origin = pytestconfig.getoption("--data-root"), "--data-root"
-    if root is None and lab.get("accuracy.data_root", None) is not None:
-        root = lab.path.parent / Path(lab.setting("accuracy.data_root")).expanduser()  # relative to lab.toml
-        origin = f"[accuracy] data_root of {lab.path}"
-    train, test = load_dataset(name, Path(root) if root else None, origin=origin)
-    image, wanted = tuple(train.images.shape[1:]), tuple(lab.setting("net.input_shape"))
-    if image != wanted[-len(image):]:
-        raise ConfigError(f"{lab.path}: the {name} dataset's images are {'x'.join(map(str, image))}, but [net] "
-                          f"input_shape is {list(wanted)}.")
-    return train, test
+    """(train, test) splits for the accuracy checks; the test labels never leave this process. The
+    dataset is the one chosen at collection (:func:`chosen_dataset`): the lab's own, or cnngrade's,
+    looked for under ``--data-root``, else ``[accuracy] data_root`` of lab.toml (relative to its
+    folder), then the user cache."""
+    chosen = chosen_dataset(pytestconfig)
+    try:
+        return _fitting(lab, chosen, chosen.load())
+    except DataError as exc:
+        raise ConfigError(f"{lab.path}: {exc}") from None
+
+
+def _fitting(lab: LabConfig, chosen: GradingDataset, splits: tuple[Split, Split]) -> tuple[Split, Split]:
+    """``splits``, whose inputs have the lab's ``[net] input_shape``; DataError otherwise."""
+    shape, wanted = tuple(splits[0].images.shape[1:]), tuple(lab.setting("net.input_shape"))
+    if shape != wanted[-len(shape):]:
+        what = f"inputs have {shape[0]} features" if splits[0].tabular else f"images are {'x'.join(map(str, shape))}"
+        raise DataError(f"the {chosen.name} dataset's {what}, but [net] input_shape is {list(wanted)}.")
+    return splits
 
 
 @pytest.fixture(autouse=True)
@@ -353,24 +418,29 @@ def _points(item: pytest.Item, check: str) -> float | None:
 _NET = re.compile(r"(?<![\w.])Net\b")
 
 
+#: each layer kind of ``[net] min_layers``, in words
+LAYER_WORDS = {"conv2d": "conv", "linear": "fully connected", "dropout": "dropout"}
+
+
 def _in_lab_terms(config: pytest.Config, text: str) -> str:
     """``text`` (a check's title or feedback, which call the network ``Net``) with the lab's class name
-    (``[net] class``) for ``Net``, and its number of classes and batch sizes for ``{classes}`` and
-    ``{batch_sizes}`` (in titles: "Output has shape (N, {classes})")."""
+    (``[net] class``) for ``Net``, and its number of classes, batch sizes and the layer kinds ``[net]
+    min_layers`` asks for (at least one of) for ``{classes}``, ``{batch_sizes}`` and ``{layers}`` (in
+    titles: "Output has shape (N, {classes})")."""
     try:
         lab = lab_config(config)
         name = lab.parts.net_class
         sizes = [str(n) for n in lab.get("net.batch_sizes", [])]
         classes = str(lab.get("net.classes", "the"))
+        layers = [LAYER_WORDS.get(kind, kind) for kind, n in lab.get("net.min_layers", {}).items() if n]
     except ConfigError:
         return text
     listed = ", ".join(sizes[:-1]) + f" and {sizes[-1]}" if len(sizes) > 1 else "".join(sizes)
     text = text.replace("{classes}", classes).replace("{batch_sizes}", listed or "several sizes")
+    text = text.replace("{layers}", ", ".join(layers) or "none")
     return text if name == "Net" else _NET.sub(name, text)
 
 
-#: Gradescope's visibility values, for ``[visibility]`` of lab.toml
-VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 
 def _visibility(config: pytest.Config, check: str) -> str:
@@ -503,7 +573,8 @@ class ScoreCollector:
 
     Unless ``--tb`` is given, the failures of grader checks are left out of pytest's FAILURES, ERRORS and
     short summary sections (the report shows their messages), and, unless ``-v`` is, the warnings raised
-    while they ran are left out of pytest's warnings summary (the report shows each once).
+    while they ran are left out of pytest's warnings summary (the report shows each of the submission's
+    once: :mod:`cnngrade.submission.warning_origin`; cnngrade's own are not the student's).
     """
 
     def __init__(self, config: pytest.Config, submissions: Submissions) -> None:
@@ -512,8 +583,8 @@ class ScoreCollector:
         self.boards = {name: Scoreboard() for name in submissions.names}
         #: seconds each submission's checks took (setup, call and teardown): results.json's execution_time
         self.seconds = dict.fromkeys(submissions.names, 0.0)
-        #: pytest's reports of the warnings raised while grader checks ran, left out of its summary
-        self.warnings: list[Any] = []
+        #: the warnings the submission's code raised, as (the check's node id, the warning's first line)
+        self.warnings: list[tuple[str, str]] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         info = getattr(report, "cnngrade", None)
@@ -523,6 +594,13 @@ class ScoreCollector:
         self.seconds[submission] += report.duration
         self.boards[submission].record(report.nodeid, name, title, points, outcome, output, reported, figures,
                                        visibility)
+
+    def pytest_warning_recorded(self, warning_message: warnings.WarningMessage, nodeid: str) -> None:
+        """Keep the warnings raised by the submission's code, by origin (not by text)."""
+        if nodeid and raised_by_submission(warning_message.message):
+            text = warnings.formatwarning(warning_message.message, warning_message.category,
+                                          warning_message.filename, warning_message.lineno, line="")
+            self.warnings.append((nodeid, text))
 
     @property
     def every_check(self) -> bool:
@@ -548,7 +626,6 @@ class ScoreCollector:
             hidden["warnings"] = [r for r in stats.get("warnings", []) if getattr(r, "nodeid", None) in graded]
         for key, reports in hidden.items():
             stats[key] = [r for r in stats.get(key, []) if all(r is not h for h in reports)]
-        self.warnings = hidden.get("warnings", [])
         try:
             return (yield)
         finally:
@@ -622,13 +699,14 @@ class ScoreCollector:
         return board.self_reported_notes() if self.config.getoption("--isolated") else []
 
     def _warning_notes(self) -> list[str]:
-        """Each distinct warning raised while the checks ran, once: ``Warning (14 times): lab4_cnn.py:47:
-        UserWarning: Implicit dimension choice for log_softmax has been deprecated. ...``."""
+        """Each distinct warning the submission's code raised while the checks ran, once: ``Warning (14
+        times): lab4_cnn.py:47: UserWarning: Implicit dimension choice for log_softmax has been deprecated. ...``."""
+        graded = {r.nodeid for board in self.boards.values() for r in board.results.values()}
         counts: dict[str, int] = {}
-        for report in self.warnings:
-            text = str(getattr(report, "message", "")).strip().splitlines()
-            if text:
-                first = re.sub(r"^\S*[/\\]([^/\\:]+:\d+:)", r"\1", text[0])  # the file's name, not its path
+        for nodeid, text in self.warnings:
+            lines = text.strip().splitlines()
+            if nodeid in graded and lines:
+                first = re.sub(r"^\S*[/\\]([^/\\:]+:\d+:)", r"\1", lines[0])  # the file's name, not its path
                 counts[first] = counts.get(first, 0) + 1
         return [f"Warning{f' ({n} times)' if n > 1 else ''}: {text}" for text, n in counts.items()]
 

@@ -14,7 +14,6 @@ else:  # pragma: no cover - Python 3.10
 
 
 from cnngrade.lab.parts import Parts, PartsError
-from cnngrade.lab.schema import unknown_keys
 
 #: the project's default lab (the README's two commands grade it): ``graders/lab.toml`` of the checkout
 DEFAULT_LAB_CONFIG = Path(__file__).resolve().parents[2] / "graders" / "lab.toml"
@@ -63,9 +62,23 @@ class LabConfig:
         except ConfigError:
             return default
 
-    def unknown_keys(self) -> list[str]:
-        """``line N: [table] key is not a lab.toml setting``, for each key no grader reads (:mod:`.schema`)."""
-        return unknown_keys(self.data, self.text)
+    def problems(self) -> list[str]:
+        """``line N: [table] key = value: what is wrong; the fix`` for each problem of this lab.toml: a key no
+        grader reads, a value of the wrong type, settings that disagree (:mod:`.validation`, which
+        imports torch); none where it can grade."""
+        from cnngrade.lab.validation import lab_problems
+
+        return lab_problems(self.data, self.text)
+
+    def validate(self) -> LabConfig:
+        """This lab, or :class:`ConfigError` listing its problems: a lab that lies grades no one (an
+        instructor's mistake is never scored as a student's)."""
+        problems = self.problems()
+        if problems:
+            listed = "".join(f"\n  - {problem}" for problem in problems)
+            raise ConfigError(f"{self.path} cannot grade anyone until it is fixed ({len(problems)} problem"
+                              f"{'s' if len(problems) > 1 else ''}; `cnngrade check-lab` lists them too):{listed}")
+        return self
 
     @functools.cached_property
     def parts(self) -> Parts:

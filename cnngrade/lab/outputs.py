@@ -20,9 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    from cnngrade.lab.config import LabConfig
 
 #: a loss: ``loss(output, labels)``, labels int64 ``(N,)``
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -90,6 +94,11 @@ class OutputKind:
         """``classes`` is 1 for a binary output, at least 2 otherwise."""
         return classes == 1 if self.binary else classes >= 2
 
+    def shapes(self, n: int, classes: int) -> tuple[tuple[int, ...], ...]:
+        """The output shapes this kind accepts for a batch of ``n``: ``(n, classes)``; ``(n, 1)`` or
+        ``(n,)`` for a binary output."""
+        return ((n, 1), (n,)) if self.binary else ((n, classes),)
+
 
 OUTPUTS: dict[str, OutputKind] = {
     kind.name: kind
@@ -103,6 +112,17 @@ OUTPUTS: dict[str, OutputKind] = {
 }
 #: ``[net] output`` where lab.toml does not set it
 DEFAULT_OUTPUT = "log_softmax"
+
+
+def lab_output(lab: LabConfig) -> OutputKind:
+    """What the lab's Net returns: its ``[net] output`` (:data:`DEFAULT_OUTPUT` where not set);
+    :class:`~cnngrade.lab.config.ConfigError` naming lab.toml for a value that is no output kind."""
+    from cnngrade.lab.config import ConfigError  # here: lab.toml's checks read this module's kinds
+
+    try:
+        return output_kind(lab.get("net.output", None))
+    except ValueError as exc:
+        raise ConfigError(f"{lab.path}: [net] {exc}.") from None
 
 
 def output_kind(name: str | None) -> OutputKind:

@@ -1,28 +1,33 @@
 """Reusable Hypothesis property suites for pooling, unfold / fold and convolution layers.
 
-Validate your own implementation from any test file, in one line::
+Check your own implementation, declared as it is (:class:`Supports`), and read the table of every
+property (``cnngrade conform FILE::NAME --op max_pool2d`` prints the same)::
+
+    from cnngrade.properties import Supports, conform
+
+    table = conform("max_pool2d", my_max_pool, supports=Supports(array="numpy", layouts="NHWC"),
+                    backward=my_max_pool_backward)
+    print(table)          # property, pass / FAIL / out of scope, the shrunk counterexample of each failure
+
+From a test file, a ``check_*`` raises :class:`PropertyFailed` (an ``AssertionError``) after running
+every property: the failure, or, where several fail, the table of them all::
 
     from cnngrade.properties import check_max_pool2d
 
     def test_my_pool():
-        check_max_pool2d(my_max_pool2d)          # raises PropertyFailed with the smallest counterexample
+        check_max_pool2d(my_max_pool2d)
 
-or one pytest test per property (the pytest-friendly form)::
+or one pytest test per property (:func:`conformance_tests`, or ``only=`` with
+:func:`property_names`)::
 
-    import pytest
-    from cnngrade.properties import check_max_pool2d, property_names
+    test_my_pool = conformance_tests("max_pool2d", my_max_pool2d)
 
-    @pytest.mark.parametrize("prop", property_names(check_max_pool2d))
-    def test_my_pool(prop):
-        check_max_pool2d(my_max_pool2d, only=prop)
-
-Every ``check_*`` takes the implementation (a function with ``torch.nn.functional``'s
-signature, an ``nn.Module`` layer instance, or an ``nn.Module`` class), and keyword arguments
-``supports=`` (what it supports beyond the lab's default, see :class:`Supports`), ``only=`` /
-``skip=`` (property names), ``max_examples=`` and ``profile=`` (see
-:mod:`cnngrade.properties.profiles`). It runs one Hypothesis test per property, in a fixed
-order, returns the names of the properties checked, and raises :class:`PropertyFailed` (an
-``AssertionError``) for the first that fails::
+Every ``check_*`` takes the implementation, and keyword arguments ``supports=`` (what it
+declares: how it is called, the argument space, what must hold; see :class:`Supports`, whose
+defaults are torch's core, so that ``torch.nn.functional``'s functions pass with them),
+``backward=`` (its own backward, where it has one), ``only=`` / ``skip=`` (property names),
+``max_examples=`` and ``profile=`` (see :mod:`cnngrade.properties.profiles`). It returns the names
+of the properties that hold. A failure reads::
 
     my_max_pool2d(x, kernel_size=1, stride=2, padding=0) on a (1, 1, 1, 2) float32 tensor: output
     shape should be (1, 1, 1, 1) (H_out = floor((H + 2p - k)/s) + 1) but was (1, 1, 1, 2).
@@ -34,11 +39,14 @@ Checks: :func:`check_max_pool2d`, :func:`check_avg_pool2d` (:mod:`.pooling`);
 :func:`check_conv2d_param_count`, :func:`check_linear_param_count` (:mod:`.arithmetic`).
 Strategies: :mod:`.strategies`.
 
-The machinery, one module each: :mod:`.supports` (:class:`Supports`), :mod:`.failure`
-(:class:`PropertyFailed`), :mod:`.formatting`, :mod:`.comparison` (tolerances), :mod:`.calling`
-(adapting and calling an implementation), :mod:`.catalogue` (properties and their selection),
-:mod:`.context` (one check of one implementation), :mod:`.shared` (what every tensor suite
-shares), :mod:`.running` (the runner, :func:`property_names`).
+The machinery, one module each: :mod:`.supports` (:class:`Supports`, the declaration),
+:mod:`.failure` (:class:`PropertyFailed`, :class:`UsageError`), :mod:`.formatting`,
+:mod:`.comparison` (tolerances), :mod:`.boundary` (numpy arrays and layouts),
+:mod:`.calling` (the kinds of implementation), :mod:`.catalogue` (properties and their
+selection), :mod:`.context` (one check of one implementation), :mod:`.shared` (what every tensor
+suite shares), :mod:`.gradients` (backward passes against torch's), :mod:`.hints`,
+:mod:`.running` (the runner, :func:`property_names`), :mod:`.table` (:class:`Conformance`),
+:mod:`.conformance` (:func:`conform`, :func:`conformance_tests`, the operations by name).
 
 Public: this package's names, :mod:`.strategies` and :mod:`.profiles`. The other modules are its
 internals: import from ``cnngrade.properties``, not from them.
@@ -52,16 +60,22 @@ from cnngrade.properties.arithmetic import (
     check_conv_output_size,
     check_linear_param_count,
 )
+from cnngrade.properties.conformance import OPERATIONS, conform, conformance_tests
 from cnngrade.properties.convolution import check_conv2d, check_conv2d_unfold, check_fold, check_unfold
-from cnngrade.properties.failure import PropertyFailed
+from cnngrade.properties.failure import PropertyFailed, UsageError
 from cnngrade.properties.pooling import check_avg_pool2d, check_max_pool2d
 from cnngrade.properties.profiles import active_settings, load_profile, register_profiles
 from cnngrade.properties.running import property_names
 from cnngrade.properties.supports import Supports
+from cnngrade.properties.table import Conformance, Row
 
 __all__ = [
+    "OPERATIONS",
+    "Conformance",
     "PropertyFailed",
+    "Row",
     "Supports",
+    "UsageError",
     "active_settings",
     "check_avg_pool2d",
     "check_conv2d",
@@ -72,6 +86,8 @@ __all__ = [
     "check_linear_param_count",
     "check_max_pool2d",
     "check_unfold",
+    "conform",
+    "conformance_tests",
     "load_profile",
     "property_names",
     "register_profiles",

@@ -24,13 +24,14 @@ shows the call and what it should have returned::
     linear_param_count(1, 1): should be 2, the number of parameters of torch.nn.Linear(1, 1)
     (in_features*out_features + out_features), but was 1. (property: matches_torch)
 
-These checks run on :func:`~cnngrade.properties.running.run_check` like the tensor suites, with
+These checks run on :func:`~cnngrade.properties.running.run_table` like the tensor suites, with
 an :class:`ArithmeticContext` in place of a tensor suite's context.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
@@ -38,9 +39,10 @@ from hypothesis import strategies as st
 
 from cnngrade.properties.calling import callable_name, exception_text, reraised
 from cnngrade.properties.catalogue import Catalogue, Names, Property
-from cnngrade.properties.failure import PropertyFailed
+from cnngrade.properties.context import Tally
+from cnngrade.properties.failure import PropertyFailed, UsageError
 from cnngrade.properties.formatting import describe_result
-from cnngrade.properties.running import expose_arithmetic, run_check
+from cnngrade.properties.running import expose
 from cnngrade.properties.strategies import SizeCase, conv_output_size, conv_output_size_cases, pair
 from cnngrade.properties.supports import Supports, SupportsArg, as_supports
 
@@ -62,15 +64,20 @@ class ArithmeticContext:
     name: str
     supports: Supports
     prop: str = ""
+    tally: Tally = field(default_factory=Tally)
 
     #: no layer instance fixes the arguments of a function of ints
     fixed: ClassVar[None] = None
 
     @classmethod
-    def of(cls, fn: Any, supports: SupportsArg) -> ArithmeticContext:
-        """The context for checking the function ``fn`` with this ``supports`` declaration."""
-        declared = as_supports(supports)
-        return cls(fn, callable_name(fn), declared)
+    def of(cls, fn: Any, supports: SupportsArg, backward: Callable[..., Any] | None = None) -> ArithmeticContext:
+        """The context for checking the function ``fn`` with this ``supports`` declaration (only
+        ``tuple_args`` applies to a function of ints)."""
+        if backward is not None:
+            raise UsageError("an arithmetic check has no gradient to check: pass no backward=")
+        if not callable(fn) or isinstance(fn, type):
+            raise UsageError(f"expected a function of ints, got {callable_name(fn)}")
+        return cls(fn, callable_name(fn), as_supports(supports))
 
     def fail(
         self, call: str, problem: str, *, expected: Any, seen: Any, counterexample: dict[str, Any]
@@ -248,8 +255,9 @@ def check_conv_output_size(
     """Check ``fn(size, kernel_size, stride=1, padding=0, dilation=1)`` against
     ``floor((size + 2p - d(k - 1) - 1)/s) + 1``: ints give an int; with ``tuple_args`` (default),
     any pair argument gives a pair. Property: ``formula``."""
-    ctx = ArithmeticContext.of(fn, supports)
-    return run_check(ctx, CONV_OUTPUT_SIZE, only, skip or (), max_examples, profile)
+    return check_conv_output_size.conform(  # type: ignore[attr-defined]
+        fn, supports=supports, only=only, skip=skip, max_examples=max_examples, profile=profile
+    ).raise_for_failures()
 
 
 def check_conv2d_param_count(
@@ -263,8 +271,9 @@ def check_conv2d_param_count(
 ) -> tuple[str, ...]:
     """Check ``fn(in_channels, out_channels, kernel_size, bias=True)`` against the parameter count
     of ``torch.nn.Conv2d`` (int or, with ``tuple_args``, pair kernels). Property: ``matches_torch``."""
-    ctx = ArithmeticContext.of(fn, supports)
-    return run_check(ctx, CONV2D_PARAM_COUNT, only, skip or (), max_examples, profile)
+    return check_conv2d_param_count.conform(  # type: ignore[attr-defined]
+        fn, supports=supports, only=only, skip=skip, max_examples=max_examples, profile=profile
+    ).raise_for_failures()
 
 
 def check_linear_param_count(
@@ -278,10 +287,11 @@ def check_linear_param_count(
 ) -> tuple[str, ...]:
     """Check ``fn(in_features, out_features, bias=True)`` against the parameter count of
     ``torch.nn.Linear``. Property: ``matches_torch``."""
-    ctx = ArithmeticContext.of(fn, supports)
-    return run_check(ctx, LINEAR_PARAM_COUNT, only, skip or (), max_examples, profile)
+    return check_linear_param_count.conform(  # type: ignore[attr-defined]
+        fn, supports=supports, only=only, skip=skip, max_examples=max_examples, profile=profile
+    ).raise_for_failures()
 
 
-expose_arithmetic(check_conv_output_size, CONV_OUTPUT_SIZE)
-expose_arithmetic(check_conv2d_param_count, CONV2D_PARAM_COUNT)
-expose_arithmetic(check_linear_param_count, LINEAR_PARAM_COUNT)
+expose(check_conv_output_size, CONV_OUTPUT_SIZE, ArithmeticContext.of)
+expose(check_conv2d_param_count, CONV2D_PARAM_COUNT, ArithmeticContext.of)
+expose(check_linear_param_count, LINEAR_PARAM_COUNT, ArithmeticContext.of)

@@ -5,11 +5,12 @@ of the implementation): ``strategy(ctx)`` draws a tuple of arguments, ``body(ctx
 raises :class:`~cnngrade.properties.failure.PropertyFailed` when the property does not hold.
 A :class:`Catalogue` lists a check's properties in the order they run. A run takes
 
-    applicable = [p for p in catalogue if p.axis is declared, and, for a layer instance,
-                  p does not vary the arguments and p.applies(instance's arguments)]
+    applicable = [p for p in catalogue if p.scope(declaration, instance's arguments) is None]
     selected   = [p for p in applicable if p in only (when given) and p not in skip]
 
-(:func:`select`, which also refuses ``only`` / ``skip`` names the check does not have).
+(:func:`select`, which also refuses ``only`` / ``skip`` names the check does not have). A property
+out of scope says why (:meth:`Property.scope`): its axis is not declared, the declaration leaves it
+nothing to draw, or a layer instance's fixed arguments do not allow it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from cnngrade.properties.failure import UsageError
 from cnngrade.properties.supports import Supports
 
 #: draws a property's arguments, or one case, for a context: ``strategy(ctx)``
@@ -32,9 +34,12 @@ Names = str | Iterable[str] | None
 class Property:
     """One property: ``strategy(ctx)`` draws a tuple of arguments, ``body(ctx, *args)`` checks them.
 
-    ``axis``: the Supports axis the property needs (None: always). ``varies_args``: the property
-    chooses the call's arguments itself, so it does not apply to a module instance, whose
-    arguments are fixed. ``applies``: a further test on the instance's fixed arguments.
+    ``axis``: the Supports attribute (a declared axis, or a derived one such as
+    ``checks_errors``) the property needs (None: always), and ``off``, why it is out of scope
+    without it. ``needs``: a further test of the declaration, giving why it is out of scope (or
+    None). ``varies_args``: the property chooses the call's arguments itself, so it does not
+    apply to a module instance, whose arguments are fixed. ``applies``: a further test on the
+    instance's fixed arguments.
     """
 
     name: str
@@ -42,8 +47,24 @@ class Property:
     strategy: Draw
     body: Callable[..., None]
     axis: str | None = None
+    off: str = ""
+    needs: Callable[[Supports], str | None] | None = None
     varies_args: bool = False
     applies: Callable[[dict[str, Any]], bool] | None = None
+
+    def scope(self, supports: Supports, fixed: dict[str, Any] | None) -> str | None:
+        """Why the property is out of scope for this declaration (and a layer instance's ``fixed``
+        arguments), or None when it applies."""
+        if self.axis is not None and not getattr(supports, self.axis):
+            return self.off or f"not declared ({self.axis})"
+        reason = self.needs(supports) if self.needs is not None else None
+        if reason:
+            return reason
+        if fixed is not None and self.varies_args:
+            return "a layer instance's arguments are fixed"
+        if fixed is not None and self.applies is not None and not self.applies(fixed):
+            return "not for this layer's arguments"
+        return None
 
 
 def one(cases: Draw) -> Draw:
@@ -65,14 +86,7 @@ class Catalogue:
     def applicable(self, supports: Supports, fixed: dict[str, Any] | None) -> list[Property]:
         """The properties that apply to an implementation declaring ``supports`` (``fixed``: the
         arguments of a layer instance, None for anything else)."""
-        out = []
-        for p in self.properties:
-            if p.axis is not None and not getattr(supports, p.axis):
-                continue
-            if fixed is not None and (p.varies_args or (p.applies is not None and not p.applies(fixed))):
-                continue
-            out.append(p)
-        return out
+        return [p for p in self.properties if p.scope(supports, fixed) is None]
 
 
 def select(
@@ -88,7 +102,7 @@ def select(
     only_set = None if only is None else ({only} if isinstance(only, str) else set(only))
     for name in (only_set or set()) | skip_set:
         if name not in known:
-            raise ValueError(
+            raise UsageError(
                 f"{catalogue.check} has no property {name!r}; its properties are "
                 f"{', '.join(catalogue.names())}"
             )
@@ -96,7 +110,7 @@ def select(
     if only_set is not None:
         inapplicable = only_set - {p.name for p in chosen}
         if inapplicable:
-            raise ValueError(
+            raise UsageError(
                 f"{catalogue.check}: property {', '.join(sorted(inapplicable))} does not "
                 "apply to this implementation with these supports (see property_names)"
             )

@@ -13,7 +13,8 @@ with ``(rtol, atol)`` ``torch.testing.assert_close``'s defaults for the dtype
 (:data:`DEFAULT_TOLERANCES`), :math:`\varepsilon` the dtype's machine epsilon, and ``bound`` a
 bound on the magnitudes a sum of ``terms`` products adds up (e.g. the same computation on
 :math:`|x|`): the rounding such a sum may accumulate, whatever the order of its additions.
-Infinite expected values must be matched exactly.
+Infinite expected values must be matched exactly. ``strict`` drops assert_close's part: only the
+rounding of the sum is allowed (for float64 results that float32 arithmetic would round further).
 
 :func:`describe_mismatch` words the result for a message, from the first differing position
 (:func:`first_index`, row-major).
@@ -42,13 +43,15 @@ def mismatch(
     exact: bool = False,
     bound: torch.Tensor | None = None,
     terms: int = 1,
+    strict: bool = False,
 ) -> torch.Tensor:
     """Boolean mask of the positions where ``seen`` differs from ``expected``.
 
     ``exact``: equal values (NaN equals NaN). Otherwise ``torch.testing.assert_close``'s
     tolerances for the dtype, widened by the rounding a sum of ``terms`` products can
     accumulate: ``|seen - expected| <= atol + rtol*|expected| + 2*terms*eps*bound``, where
-    ``bound`` is a bound on the magnitudes summed (e.g. the result computed on ``|x|``).
+    ``bound`` is a bound on the magnitudes summed (e.g. the result computed on ``|x|``);
+    ``strict``: ``|seen - expected| <= 2*terms*eps*bound`` only.
     """
     seen = seen.detach()
     expected = expected.detach().to(seen.dtype) if seen.is_floating_point() else expected.detach()
@@ -57,7 +60,7 @@ def mismatch(
         same = same | (torch.isnan(seen) & torch.isnan(expected))
     if exact or not seen.is_floating_point():
         return ~same
-    rtol, atol = DEFAULT_TOLERANCES.get(seen.dtype, (1e-7, 1e-7))
+    rtol, atol = (0.0, 0.0) if strict else DEFAULT_TOLERANCES.get(seen.dtype, (1e-7, 1e-7))
     finite = torch.isfinite(expected)
     allowed = atol + rtol * torch.where(finite, expected.abs(), torch.zeros_like(expected))
     if bound is not None:

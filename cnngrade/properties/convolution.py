@@ -23,12 +23,12 @@ check                  takes              properties, in the order they run
 =====================  =================  ====================================================
 check_unfold           F.unfold's         shape, matches_torch (exact), no_mutation, roundtrip
                        signature          (``F.fold(unfold(x))`` = x times the overlap count),
-                                          gradient, errors
+                                          precision, gradient, dtype, errors
 check_fold             F.fold's           shape, matches_torch, no_mutation, roundtrip
                                           (``fold(F.unfold(x))`` = x times the overlap count),
-                                          linearity, gradient, errors
+                                          linearity, precision, gradient, dtype, errors
 check_conv2d           F.conv2d's         shape, matches_torch, no_mutation, bias, linearity_input,
-(check_conv2d_unfold)                     linearity_weight, gradient, errors
+(check_conv2d_unfold)                     linearity_weight, precision, gradient, dtype, errors
 =====================  =================  ====================================================
 
 The arithmetic of these layers (output size, parameter counts) is checked by
@@ -38,8 +38,15 @@ Implementations are called with keyword arguments, so both torch's argument orde
 (``unfold(input, kernel_size, dilation=1, padding=0, stride=1)``) and the lab's
 (``unfold(x, kernel_size, stride=1, padding=0)``) work: ``fn(x, kernel_size=..., padding=...,
 stride=...)``, ``fn(patches, output_size=..., kernel_size=..., ...)``, ``fn(x, weight,
-bias=..., stride=..., padding=...)``. ``dilation=`` and ``groups=`` are passed only when the
-``Supports`` declaration has them, ``padding='same'`` / ``'valid'`` only with ``same_padding``.
+bias=..., stride=..., padding=...)`` (under the implementation's own ``names`` where declared).
+``dilation=`` and ``groups=`` are passed only when the ``Supports`` declaration has them,
+``padding='same'`` / ``'valid'`` only with ``same_padding``, ``padding`` and ``stride`` not at all
+where it declares none (``padding=False``, ``stride='1'``). A convolution is also checked as an
+``autograd.Function`` (``fn.apply(x, weight, bias, stride, padding, ...)``), a cs231n
+``conv_forward(x, w, b, conv_param) -> (out, cache)`` with ``conv_param = {'stride', 'pad'}``, or
+a layer class ``cls(in_channels, out_channels, kernel_size, stride=, padding=)`` whose ``weight``
+and ``bias`` attributes are set before ``forward(x)``; in NHWC / HWC with ``(kh, kw, in, out)``
+weights where declared (``weight_layout='HWIO'``).
 
 As for pooling, an ``nn.Module`` instance is checked with its own fixed arguments
 (``nn.Unfold`` / ``nn.Fold``: ``kernel_size``, ``dilation``, ``padding``, ``stride``,
@@ -49,7 +56,7 @@ with ``torch.func.functional_call``), and an ``nn.Module`` class is built per ex
 
 Tolerances: ``torch.testing.assert_close``'s for the dtype, widened by the rounding a sum of
 ``C*kh*kw`` products can accumulate (relative to the same sum of magnitudes); unfold, which
-only copies values, must be exact.
+only copies values, must be exact. ``precision`` allows the rounding of the sum only.
 
 Why one module of this size: the three suites are one concept, the sliding-window arithmetic
 above in its three forms. They share one context (``_Ctx``, which calls and describes all three
@@ -63,16 +70,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from hypothesis import strategies as st
 
+from cnngrade.properties.calling import positional
 from cnngrade.properties.catalogue import Draw, Names, Property, one
 from cnngrade.properties.context import CheckContext
-from cnngrade.properties.formatting import describe_tensor, format_kwargs, format_shape
-from cnngrade.properties.running import expose, run_check
+from cnngrade.properties.failure import UsageError
+from cnngrade.properties.formatting import describe_result, format_kwargs, format_shape
+from cnngrade.properties.hints import window_hints
+from cnngrade.properties.running import expose, instance_arguments, tensor_context
 from cnngrade.properties.shared import tensor_catalogue
 from cnngrade.properties.strategies import (
     COEFFICIENTS,
@@ -84,12 +94,14 @@ from cnngrade.properties.strategies import (
     conv_output_size,
     fold_cases,
     fold_error_cases,
+    fold_error_kinds,
     laid_out_tensors,
     pair,
     unfold_cases,
     unfold_error_cases,
+    window_error_kinds,
 )
-from cnngrade.properties.supports import SupportsArg
+from cnngrade.properties.supports import Supports, SupportsArg
 
 Case = UnfoldCase | FoldCase | ConvCase
 
@@ -99,6 +111,27 @@ _UNFOLD_ATTRS = ("kernel_size", "dilation", "padding", "stride")
 
 class _Ctx(CheckContext[Case]):
     """One check of one implementation: ``kind`` is ``"unfold"``, ``"fold"`` or ``"conv2d"``."""
+
+    roles: ClassVar[dict[str, str]] = {
+        "x": "image", "y": "image", "image": "image", "weight": "weight", "v": "weight", "bias": "plain",
+        "patches": "plain", "q": "plain",
+    }
+
+    @classmethod
+    def check_declaration(cls, kind: str, supports: Supports, mode: str) -> None:
+        if not (supports.batched or supports.unbatched):
+            raise UsageError(f"{kind} takes (N, C, H, W) or (C, H, W) inputs: declare layouts with NCHW or CHW")
+        if kind != "conv2d" and supports.channels_at_end:
+            raise UsageError(f"{kind} is checked on channels-first inputs only: declare layouts NCHW and/or CHW")
+        if mode == "cs231n" and kind != "conv2d":
+            raise UsageError(f"calling='cs231n' is for pooling and conv2d; {kind} is called as torch.nn.functional's")
+        if mode == "cs231n":
+            declared = [axis for axis in ("dilation", "groups", "same_padding") if getattr(supports, axis)]
+            if supports.tuple_args or declared:
+                raise UsageError(
+                    "calling='cs231n' conv2d passes conv_param = {'stride', 'pad'}, two ints: declare "
+                    "tuple_args=False" + (f", and not {', '.join(declared)}" if declared else "")
+                )
 
     @classmethod
     def fixed_arguments(cls, kind: str, layer: torch.nn.Module) -> dict[str, Any]:
@@ -120,64 +153,115 @@ class _Ctx(CheckContext[Case]):
     def torch_name(self) -> str:
         return f"torch.nn.functional.{self.kind}"
 
+    @property
+    def output_role(self) -> str:
+        return "plain" if self.kind == "unfold" else "image"
+
     def arguments(self, case: Case) -> dict[str, torch.Tensor | None]:
         if isinstance(case, ConvCase):
             return {"x": case.x, "weight": case.weight, "bias": case.bias}
         return {"x": case.x} if isinstance(case, UnfoldCase) else {"patches": case.patches}
 
-    def invoke(self, case: Case) -> Any:
+    def dispatch(self, case: Case, args: dict[str, Any]) -> tuple[Any, Any]:
         if isinstance(case, ConvCase):
-            return self._invoke_conv(case)
-        tensor = case.x if isinstance(case, UnfoldCase) else case.patches
+            return self._dispatch_conv(case, args)
+        tensor = args["x"] if isinstance(case, UnfoldCase) else args["patches"]
+        kwargs = self.keywords(case.kwargs)
         if self.mode == "function":
-            return self.fn(tensor, **case.kwargs)
+            return self.fn(tensor, **kwargs), None
         if self.mode == "class":
-            return self.fn(**case.kwargs)(tensor)
-        return self.fn(tensor)
+            return self.fn(**kwargs)(tensor), None
+        if self.mode == "autograd":
+            return self.fn.apply(tensor, *positional(self.kind, case.kwargs)), None
+        if self.mode == "layer":
+            layer = self.fn(**kwargs)
+            return layer.forward(tensor), layer
+        return self.fn(tensor), None
 
-    def _invoke_conv(self, case: ConvCase) -> Any:
+    def _bias(self, case: ConvCase, args: dict[str, Any]) -> Any:
+        """The bias as passed: None stays None only where torch's defaults may be relied on (a layer
+        class and a cs231n forward always get one, zeros for none)."""
+        if args["bias"] is not None or (self.supports.leaves_defaults and self.mode != "layer"):
+            return args["bias"]
+        return self.boundary.outgoing(torch.zeros(case.weight.shape[0], dtype=case.weight.dtype), "plain")
+
+    def _dispatch_conv(self, case: ConvCase, args: dict[str, Any]) -> tuple[Any, Any]:
+        x, weight, bias = args["x"], args["weight"], self._bias(case, args)
+        kwargs = self.keywords(case.kwargs)
         if self.mode == "function":
-            return self.fn(case.x, case.weight, bias=case.bias, **case.kwargs)
-        if self.mode == "class":
-            groups = case.kwargs.get("groups", 1)
-            out_channels, per_group, kh, kw = case.weight.shape
-            module = self.fn(
-                per_group * groups,
-                out_channels,
-                kernel_size=(kh, kw),
-                bias=case.bias is not None,
-                **case.kwargs,
+            return self.fn(x, weight, **{self.supports.name_of("bias"): bias}, **kwargs), None
+        if self.mode == "autograd":
+            return self.fn.apply(x, weight, bias, *positional("conv2d", case.kwargs)), None
+        if self.mode == "cs231n":
+            raw = self.fn(x, weight, bias, self.conv_param(case))
+            if isinstance(raw, tuple) and len(raw) == 2:
+                return raw
+            raise self.fail(
+                case,
+                f"should return (out, cache), as a cs231n forward does, but returned {describe_result(raw)}",
+                expected="(out, cache)",
+                seen=raw,
             )
+        out_channels, per_group, kh, kw = case.weight.shape
+        in_channels = per_group * case.kwargs.get("groups", 1)
+        if self.mode == "layer":
+            layer = self.fn(in_channels, out_channels, (kh, kw), **kwargs)
+            setattr(layer, self.supports.name_of("weight"), weight)
+            setattr(layer, self.supports.name_of("bias"), bias)
+            return layer.forward(x), layer
+        if self.mode == "class":
+            module = self.fn(in_channels, out_channels, kernel_size=(kh, kw), bias=case.bias is not None, **case.kwargs)
         else:
             module = self.fn
-        params = {"weight": case.weight}
+        params = {"weight": weight}
         if getattr(module, "bias", None) is not None:
-            params["bias"] = (
-                case.bias if case.bias is not None else torch.zeros_like(module.bias, dtype=case.weight.dtype)
-            )
-        return torch.func.functional_call(module, params, (case.x,))
+            params["bias"] = bias if bias is not None else torch.zeros_like(module.bias, dtype=case.weight.dtype)
+        return torch.func.functional_call(module, params, (x,)), None
+
+    def conv_param(self, case: ConvCase) -> dict[str, int]:
+        """cs231n's ``conv_param`` for ``case``."""
+        return {"stride": case.kwargs.get("stride", 1), "pad": case.kwargs.get("padding", 0)}
+
+    def dispatch_backward(self, case: Case, args: dict[str, Any], state: Any, dout: Any) -> Any:
+        if self.mode == "layer":
+            return state.backward(dout)
+        if self.mode == "cs231n":
+            return self.backward(dout, state)
+        tensors = [v for v in args.values() if v is not None]
+        return self.backward(dout, *tensors, **self.keywords(case.kwargs))
 
     def describe(self, case: Case) -> str:
+        kwargs = format_kwargs(self.keywords(case.kwargs))
         if isinstance(case, ConvCase):
             bias = "None" if case.bias is None else "bias"
             if self.mode == "function":
-                return f"{self.name}(x, weight, bias={bias}, {format_kwargs(case.kwargs)})"
+                return f"{self.name}(x, weight, {self.supports.name_of('bias')}={bias}, {kwargs})".replace(", )", ")")
             if self.mode == "class":
-                return f"{self.name}(..., bias={case.bias is not None}, {format_kwargs(case.kwargs)})(x)"
+                return f"{self.name}(..., bias={case.bias is not None}, {kwargs})(x)".replace(", )", ")")
+            if self.mode == "cs231n":
+                return f"{self.name}(x, w, b, {self.conv_param(case)!r})"
+            if self.mode == "autograd":
+                extra = "".join(f", {a!r}" for a in positional("conv2d", case.kwargs))
+                return f"{self.name}.apply(x, weight, {bias}{extra})"
+            if self.mode == "layer":
+                return f"{self.name}(in_channels, out_channels, kernel_size, {kwargs}).forward(x)".replace(", )", ")")
             return f"{self.name}(x) with the weight and bias below"
         first = "x" if isinstance(case, UnfoldCase) else "patches"
         if self.mode == "function":
-            return f"{self.name}({first}, {format_kwargs(case.kwargs)})"
+            return f"{self.name}({first}, {kwargs})"
         if self.mode == "class":
-            return f"{self.name}({format_kwargs(case.kwargs)})({first})"
+            return f"{self.name}({kwargs})({first})"
+        if self.mode == "layer":
+            return f"{self.name}({kwargs}).forward({first})"
+        if self.mode == "autograd":
+            return f"{self.name}.apply({first}, {', '.join(repr(a) for a in positional(self.kind, case.kwargs))})"
         return f"{self.name}({first})"
 
-    def subject(self, case: Case) -> str:
+    def subject_suffix(self, case: Case) -> str:
         if isinstance(case, ConvCase):
-            return f"{describe_tensor(case.x, case.layout)} and a {format_shape(case.weight.shape)} weight"
-        if isinstance(case, UnfoldCase):
-            return describe_tensor(case.x, case.layout)
-        return describe_tensor(case.patches, case.layout) + " of patches"
+            weight = self.boundary.outgoing(case.weight, "weight")
+            return f" and a {format_shape(weight.shape)} weight"
+        return " of patches" if isinstance(case, FoldCase) else ""
 
     def expected_shape(self, case: Case) -> tuple[tuple[int, ...], str]:
         return expected_shape(case)
@@ -193,6 +277,15 @@ class _Ctx(CheckContext[Case]):
 
     def error_reason(self, case: Case) -> str:
         return _ERROR_REASONS[case.error or "stride"]
+
+    def hints(self, case: Case) -> tuple[str, ...]:
+        if isinstance(case, ConvCase):
+            form, kernel = ("NCHW" if case.x.dim() == 4 else "CHW"), tuple(case.weight.shape[-2:])
+        elif isinstance(case, UnfoldCase):
+            form, kernel = ("NCHW" if case.x.dim() == 4 else "CHW"), pair(case.kwargs["kernel_size"])
+        else:
+            form, kernel = ("NCHW" if case.patches.dim() == 3 else "CHW"), pair(case.kwargs["kernel_size"])
+        return window_hints(self.supports, form, case.kwargs, kernel, pool=False)
 
 
 _ERROR_REASONS = {
@@ -299,6 +392,22 @@ def _matches_torch(ctx: _Ctx, case: Case) -> None:
         exact=isinstance(case, UnfoldCase),
         bound=bound,
         terms=terms + 2,
+    )
+
+
+def _precision(ctx: _Ctx, case: Case) -> None:
+    out = ctx.call(case)
+    bound, terms = _bound(case)
+    ctx.compare(
+        case,
+        out,
+        torch_result(case),
+        what=f"with float64 values that float32 cannot hold (quarters plus multiples of 2**-30) the output "
+        f"should equal {ctx.torch_name}'s within float64 rounding (float32 arithmetic rounds them away)",
+        exact=isinstance(case, UnfoldCase),
+        bound=bound,
+        terms=terms + 2,
+        strict=True,
     )
 
 
@@ -477,9 +586,12 @@ UNFOLD = tensor_catalogue(
             _unfold_roundtrip,
         ),
     ],
+    precision=_precision,
+    precision_cases=_cases(unfold_cases, dtype=torch.float64, fine=True),
     gradient_cases=_cases(unfold_cases, dtype=torch.float64),
     error_cases=lambda ctx: unfold_error_cases(ctx.supports),
     errors="stride 0 and kernels larger than the padded input raise",
+    error_kinds=window_error_kinds,
 )
 
 FOLD = tensor_catalogue(
@@ -497,9 +609,12 @@ FOLD = tensor_catalogue(
         ),
         Property("linearity", "fold(a*p + b*q) == a*fold(p) + b*fold(q)", _two_patch_sets, _fold_linearity),
     ],
+    precision=_precision,
+    precision_cases=_cases(fold_cases, dtype=torch.float64, fine=True),
     gradient_cases=_cases(fold_cases, dtype=torch.float64),
     error_cases=lambda ctx: fold_error_cases(ctx.supports),
     errors="stride 0 and a wrong number of patches raise",
+    error_kinds=fold_error_kinds,
 )
 
 CONV2D = tensor_catalogue(
@@ -520,10 +635,13 @@ CONV2D = tensor_catalogue(
         Property("linearity_input", "linear in the input", _two_inputs, _linearity_input),
         Property("linearity_weight", "linear in the weight", _two_weights, _linearity_weight),
     ],
+    precision=_precision,
+    precision_cases=_cases(conv_cases, dtype=torch.float64, fine=True),
     gradient="float64 gradients (input, weight, bias) equal torch's",
     gradient_cases=_cases(conv_cases, dtype=torch.float64),
     error_cases=lambda ctx: conv_error_cases(ctx.supports),
     errors="stride 0 and kernels larger than the padded input raise",
+    error_kinds=window_error_kinds,
 )
 
 
@@ -531,6 +649,7 @@ def check_unfold(
     fn: Any,
     *,
     supports: SupportsArg = None,
+    backward: Callable[..., Any] | None = None,
     only: Names = None,
     skip: Names = (),
     max_examples: int | None = None,
@@ -538,14 +657,17 @@ def check_unfold(
 ) -> tuple[str, ...]:
     """Check an unfold (im2col) implementation: ``fn(x, kernel_size=, padding=, stride=[, dilation=])``
     returning ``(N, C*kh*kw, L)``. Arguments as :func:`cnngrade.properties.check_max_pool2d`;
-    returns the names of the properties checked; raises PropertyFailed."""
-    return run_check(_Ctx.of("unfold", fn, supports), UNFOLD, only, skip or (), max_examples, profile)
+    returns the names of the properties that hold; raises PropertyFailed."""
+    return check_unfold.conform(  # type: ignore[attr-defined]
+        fn, supports=supports, backward=backward, only=only, skip=skip, max_examples=max_examples, profile=profile
+    ).raise_for_failures()
 
 
 def check_fold(
     fn: Any,
     *,
     supports: SupportsArg = None,
+    backward: Callable[..., Any] | None = None,
     only: Names = None,
     skip: Names = (),
     max_examples: int | None = None,
@@ -554,27 +676,35 @@ def check_fold(
     """Check a fold implementation: ``fn(patches, output_size=, kernel_size=, padding=, stride=)``
     returning ``(N, C, *output_size)``, overlapping patches summed. Arguments as
     :func:`cnngrade.properties.check_max_pool2d`."""
-    return run_check(_Ctx.of("fold", fn, supports), FOLD, only, skip or (), max_examples, profile)
+    return check_fold.conform(  # type: ignore[attr-defined]
+        fn, supports=supports, backward=backward, only=only, skip=skip, max_examples=max_examples, profile=profile
+    ).raise_for_failures()
 
 
 def check_conv2d(
     fn: Any,
     *,
     supports: SupportsArg = None,
+    backward: Callable[..., Any] | None = None,
     only: Names = None,
     skip: Names = (),
     max_examples: int | None = None,
     profile: str | None = None,
 ) -> tuple[str, ...]:
     """Check a 2-D convolution: ``fn(x, weight, bias=, stride=, padding=[, dilation=, groups=])``, as
-    ``torch.nn.functional.conv2d`` (the lab's ``conv2d_unfold``). Arguments as
-    :func:`cnngrade.properties.check_max_pool2d`."""
-    return run_check(_Ctx.of("conv2d", fn, supports), CONV2D, only, skip or (), max_examples, profile)
+    ``torch.nn.functional.conv2d`` (the lab's ``conv2d_unfold``), or, as declared, a cs231n
+    ``conv_forward(x, w, b, conv_param)`` with ``conv_param = {'stride', 'pad'}`` and its
+    ``backward(dout, cache) -> (dx, dw, db)``, or a layer class ``cls(in_channels, out_channels,
+    kernel_size, stride=, padding=)`` whose ``weight`` and ``bias`` attributes are set before its
+    ``forward(x)``. Arguments as :func:`cnngrade.properties.check_max_pool2d`."""
+    return check_conv2d.conform(  # type: ignore[attr-defined]
+        fn, supports=supports, backward=backward, only=only, skip=skip, max_examples=max_examples, profile=profile
+    ).raise_for_failures()
 
 
 #: the lab's name for it
 check_conv2d_unfold = check_conv2d
 
-expose(check_unfold, UNFOLD, _Ctx, "unfold")
-expose(check_fold, FOLD, _Ctx, "fold")
-expose(check_conv2d, CONV2D, _Ctx, "conv2d")
+expose(check_unfold, UNFOLD, tensor_context(_Ctx, "unfold"), fixed_of=instance_arguments(_Ctx, "unfold"))
+expose(check_fold, FOLD, tensor_context(_Ctx, "fold"), fixed_of=instance_arguments(_Ctx, "fold"))
+expose(check_conv2d, CONV2D, tensor_context(_Ctx, "conv2d"), fixed_of=instance_arguments(_Ctx, "conv2d"))

@@ -1,6 +1,7 @@
-"""The failure every check raises: :class:`PropertyFailed`, an ``AssertionError``.
+"""What a check raises: :class:`PropertyFailed` (an ``AssertionError``) when a property does not
+hold, :class:`UsageError` when the check itself is called wrongly.
 
-Its message is one sentence a student reads: the call, what it was called on, what should
+A failure's message is one sentence a student reads: the call, what it was called on, what should
 hold and what was seen, the smallest failing input, and the property's name::
 
     max_pool2d(x, kernel_size=1, stride=2, padding=0) on a (1, 1, 1, 2) float32 tensor: output
@@ -14,11 +15,14 @@ from typing import Any
 
 
 class PropertyFailed(AssertionError):
-    """A property of the implementation does not hold.
+    """A property of the implementation does not hold (or several: see ``failures``).
 
     Attributes: ``property`` (its name, e.g. ``"shape"``), ``expected`` and ``seen`` (values or
     short descriptions), ``counterexample`` (a dict of the smallest failing inputs, as Hypothesis
-    shrank them) and ``function`` (how the implementation was called). ``str()`` is the message.
+    shrank them, in the form the implementation received them), ``function`` (how the
+    implementation was called), ``hints`` (declarations that would leave the failing case out,
+    where the implementation raised an exception on it) and ``failures`` (every property that
+    failed in the run, this one first). ``str()`` is the message.
     """
 
     def __init__(
@@ -30,6 +34,8 @@ class PropertyFailed(AssertionError):
         seen: Any = None,
         counterexample: dict[str, Any] | None = None,
         function: str | None = None,
+        hints: tuple[str, ...] = (),
+        failures: tuple[PropertyFailed, ...] = (),
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -38,6 +44,14 @@ class PropertyFailed(AssertionError):
         self.seen = seen
         self.counterexample = counterexample or {}
         self.function = function
+        self.hints = hints
+        self.failures = failures or (self,)
 
     def __str__(self) -> str:
         return self.message
+
+
+class UsageError(TypeError, ValueError):
+    """A check called wrongly: an object it cannot call, a declaration it cannot honour, a property
+    name it does not have. The message says what to pass instead. (A ``TypeError`` for what was
+    passed, a ``ValueError`` for the values declared: both catch it.)"""

@@ -25,12 +25,17 @@ stride=..., padding=..., ...)``), and also:
   ``ceil_mode``, ``count_include_pad``, ``divisor_override``) and stay fixed; only the inputs
   vary, and the properties that need other arguments are left out;
 * an ``nn.Module`` *class* whose constructor takes the functional keyword arguments
-  (``nn.MaxPool2d``): one layer is built per example, ``cls(**kwargs)(x)``.
+  (``nn.MaxPool2d``): one layer is built per example, ``cls(**kwargs)(x)``;
+* an ``autograd.Function``: ``fn.apply(x, kernel_size, stride, ...)`` in torch's order;
+* as declared (:class:`~cnngrade.properties.supports.Supports`): a cs231n forward
+  ``fn(x, pool_param) -> (out, cache)``, ``pool_param = {'pool_height', 'pool_width',
+  'stride'}``, with its ``backward(dout, cache)``; a layer class, ``cls(**kwargs).forward(x)``
+  and its ``backward(dout)``; numpy arrays; NHWC / HWC layouts.
 
 Each property runs as its own Hypothesis test (settings from the active profile, see
-:mod:`cnngrade.properties.profiles`); the first property that fails raises
-:class:`~cnngrade.properties.failure.PropertyFailed` with the smallest counterexample Hypothesis
-found. Properties, in the order they run (max / avg):
+:mod:`cnngrade.properties.profiles`), each into a row of the table
+(:class:`~cnngrade.properties.table.Conformance`) with the smallest counterexample Hypothesis
+found where it fails. Properties, in the order they run (max / avg):
 
 =================  ====  ====  ==========================================================
 name               max   avg   what holds
@@ -45,10 +50,19 @@ max_ge_avg         x     x     max pooling >= average pooling, without padding
 add_constant       x           f(x + c) == f(x) + c
 positive_scale     x           f(a*x) == a*f(x) for a > 0
 linearity                x     f(a*x + b*y) == a*f(x) + b*f(y)
-gradient           x     x     float64 gradients equal torch's (only if the output
-                                carries a gradient: non-differentiable code skips it)
+precision          x     x     float64 values float32 cannot hold: torch's result within
+                                float64 rounding (max: exactly)
+gradient           x     x     float64 gradients equal torch's, no ties (from the
+                                implementation's backward, or autograd; out of scope
+                                where it has neither)
+gradient_ties      x           tied maxima: no gradient to an element that is the maximum
+                                of no window containing it, and each window's gradients
+                                add up to its upstream weight (each plane's, where windows
+                                overlap): torch's choice of one maximum, an even split,
+                                any routing to maxima is accepted
+dtype              x     x     the output's dtype is the declared one
 errors             x     x     a stride of zero, or a padding over half the kernel, raise
-                                ValueError or RuntimeError (axis ``errors``)
+                                (any exception, or ValueError / RuntimeError, as declared)
 return_indices     x           return_indices=True: gathering x at the indices gives the
                                 output (axis ``return_indices``)
 special_values     x     x     NaN and -inf handled as torch does (axis ``nan_inf``)
@@ -71,7 +85,7 @@ would import most of the rest.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -79,20 +93,22 @@ import torch
 import torch.nn.functional as F
 from hypothesis import strategies as st
 
-from cnngrade.properties.calling import exception_text, fresh, reraised
+from cnngrade.properties.calling import positional, reraised
 from cnngrade.properties.catalogue import Catalogue, Draw, Names, Property, one
 from cnngrade.properties.comparison import describe_mismatch, first_index, mismatch
 from cnngrade.properties.context import CheckContext
+from cnngrade.properties.failure import UsageError
 from cnngrade.properties.formatting import (
     describe_result,
-    describe_tensor,
     format_kwargs,
     format_scalar,
     format_shape,
     format_tensor,
     format_value,
 )
-from cnngrade.properties.running import expose, run_check
+from cnngrade.properties.gradients import implementation_gradients
+from cnngrade.properties.hints import window_hints
+from cnngrade.properties.running import expose, instance_arguments, tensor_context
 from cnngrade.properties.shared import tensor_catalogue
 from cnngrade.properties.strategies import (
     COEFFICIENTS,
@@ -103,12 +119,15 @@ from cnngrade.properties.strategies import (
     PoolParams,
     pool_cases,
     pool_error_cases,
+    pool_error_kinds,
     tensors,
 )
-from cnngrade.properties.supports import SupportsArg
+from cnngrade.properties.supports import Supports, SupportsArg
 
 _MAX_ATTRS = ("kernel_size", "stride", "padding", "dilation", "ceil_mode")
 _AVG_ATTRS = ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
+#: the extension axes a cs231n pool_param cannot carry
+_NOT_CS231N = ("dilation", "ceil_mode", "count_include_pad", "divisor_override", "return_indices")
 
 
 class _Ctx(CheckContext[PoolCase]):
@@ -116,6 +135,18 @@ class _Ctx(CheckContext[PoolCase]):
 
     argument_word: ClassVar[str] = "input"
     must_not_modify: ClassVar[str] = "pooling must not modify its argument"
+    roles: ClassVar[dict[str, str]] = {"x": "image"}
+
+    @classmethod
+    def check_declaration(cls, kind: str, supports: Supports, mode: str) -> None:
+        if mode != "cs231n":
+            return
+        declared = [axis for axis in _NOT_CS231N if getattr(supports, axis)]
+        if supports.padding or supports.tuple_args or declared:
+            raise UsageError(
+                "calling='cs231n' pooling passes pool_param = {'pool_height', 'pool_width', 'stride'}: declare "
+                "padding=False and tuple_args=False" + (f", and not {', '.join(declared)}" if declared else "")
+            )
 
     @classmethod
     def fixed_arguments(cls, kind: str, layer: torch.nn.Module) -> dict[str, Any]:
@@ -128,28 +159,67 @@ class _Ctx(CheckContext[PoolCase]):
     def torch_name(self) -> str:
         return f"torch.nn.functional.{self.kind}_pool2d"
 
+    @property
+    def output_role(self) -> str:
+        return "image"
+
     def arguments(self, case: PoolCase) -> dict[str, torch.Tensor | None]:
         return {"x": case.x}
 
-    def invoke(self, case: PoolCase) -> Any:
+    def dispatch(self, case: PoolCase, args: dict[str, Any]) -> tuple[Any, Any]:
+        x = args["x"]
         if self.mode == "function":
-            return self.fn(case.x, **case.kwargs)
+            return self.fn(x, **self.keywords(case.kwargs)), None
         if self.mode == "class":
-            return self.fn(**case.kwargs)(case.x)
-        out = self.fn(case.x)
+            return self.fn(**self.keywords(case.kwargs))(x), None
+        if self.mode == "autograd":
+            return self.fn.apply(x, *positional(self.kind, case.kwargs)), None
+        if self.mode == "layer":
+            layer = self.fn(**self.keywords(case.kwargs))
+            return layer.forward(x), layer
+        if self.mode == "cs231n":
+            return self.cs231n_output(case, self.fn(x, self.pool_param(case)))
+        out = self.fn(x)
         if isinstance(out, tuple) and not case.kwargs.get("return_indices"):
             out = out[0]
-        return out
+        return out, None
+
+    def pool_param(self, case: PoolCase) -> dict[str, int]:
+        """cs231n's ``pool_param`` for ``case``."""
+        params = case.params
+        return {"pool_height": params.kernel[0], "pool_width": params.kernel[1], "stride": params.stride[0]}
+
+    def cs231n_output(self, case: PoolCase, raw: Any) -> tuple[Any, Any]:
+        """``(out, cache)`` from a cs231n forward's return, or the failure saying what it returned."""
+        if isinstance(raw, tuple) and len(raw) == 2:
+            return raw
+        raise self.fail(
+            case,
+            f"should return (out, cache), as a cs231n forward does, but returned {describe_result(raw)}",
+            expected="(out, cache)",
+            seen=raw,
+        )
+
+    def dispatch_backward(self, case: PoolCase, args: dict[str, Any], state: Any, dout: Any) -> Any:
+        if self.mode == "layer":
+            return state.backward(dout)
+        if self.mode == "cs231n":
+            return self.backward(dout, state)
+        return self.backward(dout, args["x"], **self.keywords(case.kwargs))
 
     def describe(self, case: PoolCase) -> str:
+        kwargs = format_kwargs(self.keywords(case.kwargs))
         if self.mode == "function":
-            return f"{self.name}(x, {format_kwargs(case.kwargs)})"
+            return f"{self.name}(x, {kwargs})"
         if self.mode == "class":
-            return f"{self.name}({format_kwargs(case.kwargs)})(x)"
+            return f"{self.name}({kwargs})(x)"
+        if self.mode == "layer":
+            return f"{self.name}({kwargs}).forward(x)"
+        if self.mode == "autograd":
+            return f"{self.name}.apply(x, {', '.join(repr(a) for a in positional(self.kind, case.kwargs))})"
+        if self.mode == "cs231n":
+            return f"{self.name}(x, {self.pool_param(case)!r})"
         return f"{self.name}(x)"
-
-    def subject(self, case: PoolCase) -> str:
-        return describe_tensor(case.x, case.layout)
 
     def expected_shape(self, case: PoolCase) -> tuple[tuple[int, ...], str]:
         return case.output_shape(), shape_formula(case.params)
@@ -162,7 +232,7 @@ class _Ctx(CheckContext[PoolCase]):
             raise self.fail(
                 case,
                 f"{on}output shape should be {format_shape(expected)} ({formula}) but was "
-                f"{format_shape(out.shape)}{_stride_default_note(case)}",
+                f"{format_shape(out.shape)}{_stride_default_note(case) if self.mode != 'cs231n' else ''}",
                 expected=expected,
                 seen=tuple(out.shape),
             )
@@ -179,6 +249,10 @@ class _Ctx(CheckContext[PoolCase]):
         if case.error == "padding":
             return "torch refuses a padding over half the kernel size"
         return "torch refuses a stride of zero"
+
+    def hints(self, case: PoolCase) -> tuple[str, ...]:
+        form = {4: "NCHW", 3: "CHW"}.get(case.x.dim(), "HW")
+        return window_hints(self.supports, form, case.kwargs, case.params.kernel, pool=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -354,21 +428,21 @@ def _return_indices(ctx: _Ctx, case: PoolCase) -> None:
     kwargs = {**case.kwargs, "return_indices": True}
     shown = replace(case, kwargs=kwargs)
     try:
-        out = ctx.invoke(replace(shown, x=fresh(case.x)))
+        raw, _ = ctx.invoke(shown)
     except Exception as exc:
         if reraised(exc):
             raise
-        raise ctx.fail(shown, f"raised {exception_text(exc)}", seen=exc) from exc
-    if not (
-        isinstance(out, tuple | list) and len(out) == 2 and all(isinstance(o, torch.Tensor) for o in out)
-    ):
+        raise ctx.raised(shown, exc) from exc
+    pair = [ctx.boundary.incoming(o, "image") for o in raw] if isinstance(raw, tuple | list) and len(raw) == 2 else []
+    if len(pair) != 2 or any(o is None for o in pair):
+        kind = ctx.boundary.kind()
         raise ctx.fail(
             shown,
-            f"should return a pair (output, indices) of tensors but returned {describe_result(out)}",
+            f"should return a pair (output, indices) of {kind}s but returned {describe_result(raw)}",
             expected="(output, indices)",
-            seen=out,
+            seen=raw,
         )
-    values, indices = out
+    values, indices = pair
     _compare(
         ctx,
         shown,
@@ -425,6 +499,90 @@ def _special_values(ctx: _Ctx, case: PoolCase) -> None:
         what=f"with NaN and -inf in the input the output should equal {ctx.torch_name}'s (NaN "
         "propagates, a window of -inf gives -inf)",
     )
+
+
+def _precision(ctx: _Ctx, case: PoolCase) -> None:
+    out = ctx.call(case)
+    expected = torch_pool(ctx.kind, case.x, case.kwargs)
+    bound = _avg_bound(case.x, case.kwargs) if ctx.kind == "avg" else None
+    ctx.compare(
+        case,
+        out,
+        expected,
+        what=f"with float64 values that float32 cannot hold (quarters plus multiples of 2**-30) the output "
+        f"should equal {ctx.torch_name}'s within float64 rounding (float32 arithmetic rounds them away)",
+        exact=ctx.kind == "max",
+        bound=bound,
+        terms=_terms(case) + 2,
+        strict=True,
+    )
+
+
+def _gradient_ties(ctx: _Ctx, case: PoolCase) -> None:
+    """``gradient_ties``: where a window's maximum is tied, its gradient goes, in total, to maximal
+    elements (torch gives it all to one; an even split, or any other, is accepted): no element that
+    is the maximum of no window containing it gets any, and each window's gradients (or, where
+    windows overlap, each plane's) add up to its upstream weights."""
+    found = implementation_gradients(ctx, case)
+    if found is None:
+        return
+    weights, grads = found
+    x = case.x
+    dx = grads["x"].detach().to(x.dtype)
+    if tuple(dx.shape) != tuple(x.shape):
+        raise ctx.fail(
+            case,
+            f"the gradient with respect to x should have x's shape {format_shape(x.shape)} but had "
+            f"{format_shape(dx.shape)}",
+            expected=tuple(x.shape),
+            seen=tuple(dx.shape),
+        )
+    if x.numel() == 0:
+        return
+    params = case.params
+    height, width = x.shape[-2:]
+    plane = height * width
+    planes = x.reshape(-1, height, width)
+    windows = pool_windows(planes, params, float("-inf"))
+    where = torch.arange(plane, dtype=torch.float64).reshape(height, width).expand_as(planes)
+    slots = pool_windows(where, params, float(plane)).long()  # padding: the slot past the plane
+    top = windows == windows.amax(-1, keepdim=True)
+    count = planes.shape[0]
+    maximal = torch.zeros(count, plane + 1, dtype=torch.bool)
+    maximal.scatter_(1, torch.where(top, slots, plane).reshape(count, -1), True)
+    maximal = maximal[:, :plane].reshape(x.shape)
+    stray = (dx != 0) & ~maximal
+    if bool(stray.any()):
+        at = first_index(stray)
+        raise ctx.fail(
+            case,
+            f"the gradient should go only to elements that are the maximum of a window containing them, but "
+            f"x{list(at)} = {format_scalar(x[at])}, the maximum of no window, got {format_scalar(dx[at])}",
+            expected=0.0,
+            seen=dx,
+        )
+    padded = torch.cat([dx.reshape(count, plane), dx.new_zeros(count, 1)], dim=1)
+    disjoint = params.dilation == (1, 1) and all(params.stride[i] >= params.kernel[i] for i in range(2))
+    if disjoint:
+        got = padded.gather(1, slots.reshape(count, -1)).reshape(windows.shape).sum(-1)
+        owed = weights.to(x.dtype).reshape(got.shape)
+        what = "window"
+    else:
+        got = padded.sum(1)
+        owed = weights.to(x.dtype).reshape(count, -1).sum(1)
+        what = "plane"
+    bad = mismatch(got, owed)
+    if bool(bad.any()):
+        at = first_index(bad)
+        shown = f" of values {format_tensor(windows[at])}" if disjoint else ""
+        raise ctx.fail(
+            case,
+            f"each window's upstream weight should go, in total, to its maximal elements (torch gives it all to "
+            f"one of them), but the gradients of {what} {list(at)}{shown} add up to {format_scalar(got[at])} "
+            f"where its upstream weights add up to {format_scalar(owed[at])}",
+            expected=owed,
+            seen=got,
+        )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -509,6 +667,14 @@ def _catalogue(kind: str) -> Catalogue:
             Property("linearity", "f(a*x + b*y) == a*f(x) + b*f(y)", _two_tensors, _linearity),
         ]
         extended = [special_values]
+    own_gradient = [
+        Property(
+            "gradient_ties",
+            "tied maxima: each window's gradient goes, in total, to maximal elements",
+            one(cases(dtype=torch.float64, tied=True)),
+            _gradient_ties,
+        )
+    ]
     return tensor_catalogue(
         f"check_{kind}_pool2d",
         cases(),
@@ -516,9 +682,13 @@ def _catalogue(kind: str) -> Catalogue:
         torch_name=f"torch.nn.functional.{kind}_pool2d",
         matches_torch=_matches_torch,
         own=own,
+        precision=_precision,
+        precision_cases=cases(dtype=torch.float64, fine=True),
         gradient_cases=cases(dtype=torch.float64, unique=(kind == "max")),
+        own_gradient=own_gradient if kind == "max" else (),
         error_cases=lambda ctx: pool_error_cases(kind, ctx.supports),
         errors="stride 0 and padding over half the kernel raise",
+        error_kinds=pool_error_kinds,
         extended=extended,
     )
 
@@ -531,35 +701,44 @@ def check_max_pool2d(
     fn: Any,
     *,
     supports: SupportsArg = None,
+    backward: Callable[..., Any] | None = None,
     only: Names = None,
     skip: str | Iterable[str] = (),
     max_examples: int | None = None,
     profile: str | None = None,
 ) -> tuple[str, ...]:
-    """Check a max pooling implementation against every applicable property (module docstring).
+    """Check a max pooling implementation against every property in scope (module docstring).
 
     Args:
-        fn: a function with ``torch.nn.functional.max_pool2d``'s signature, an ``nn.Module``
-            layer instance, or an ``nn.Module`` class.
-        supports: the axes ``fn`` supports (:class:`~cnngrade.properties.supports.Supports`; default:
-            the lab's: int or pair arguments, 2-D/3-D/4-D inputs, errors).
+        fn: what computes it, called as ``supports.calling`` says: a function with
+            ``torch.nn.functional.max_pool2d``'s signature, an ``nn.Module`` layer instance or
+            class, an ``autograd.Function``; a cs231n forward; a layer class with a forward method.
+        supports: what ``fn`` declares (:class:`~cnngrade.properties.supports.Supports`; default:
+            torch's core: NCHW and CHW tensors, int or pair arguments, any error for illegal ones).
+        backward: its backward, where it has one of its own (a function's: ``bwd(dout, x,
+            **kwargs)``; a cs231n forward's: ``bwd(dout, cache)``).
         only / skip: property names to run / leave out (see :func:`property_names`).
         max_examples: examples per property (default: ``$CNNGRADE_MAX_EXAMPLES``, else the profile's).
-        profile: a Hypothesis profile name (``"ci"``, ``"dev"``) instead of the loaded one.
+        profile: a Hypothesis profile name (``"ci"``, ``"dev"``) instead of the active one.
 
     Returns:
-        The names of the properties that were checked.
+        The names of the properties that hold (every property is run).
 
     Raises:
-        PropertyFailed: the first property that fails, with the smallest counterexample.
+        PropertyFailed: the property that fails, with the smallest counterexample; where several
+            fail, one whose message is the table of every property (and ``failures``, all of them).
+        UsageError: ``fn`` or the declaration cannot be checked as given.
     """
-    return run_check(_Ctx.of("max", fn, supports), MAX_POOL2D, only, skip, max_examples, profile)
+    return check_max_pool2d.conform(  # type: ignore[attr-defined]
+        fn, supports=supports, backward=backward, only=only, skip=skip, max_examples=max_examples, profile=profile
+    ).raise_for_failures()
 
 
 def check_avg_pool2d(
     fn: Any,
     *,
     supports: SupportsArg = None,
+    backward: Callable[..., Any] | None = None,
     only: Names = None,
     skip: str | Iterable[str] = (),
     max_examples: int | None = None,
@@ -567,8 +746,10 @@ def check_avg_pool2d(
 ) -> tuple[str, ...]:
     """Check an average pooling implementation (``count_include_pad=True`` by default, as torch);
     arguments as :func:`check_max_pool2d`."""
-    return run_check(_Ctx.of("avg", fn, supports), AVG_POOL2D, only, skip, max_examples, profile)
+    return check_avg_pool2d.conform(  # type: ignore[attr-defined]
+        fn, supports=supports, backward=backward, only=only, skip=skip, max_examples=max_examples, profile=profile
+    ).raise_for_failures()
 
 
-expose(check_max_pool2d, MAX_POOL2D, _Ctx, "max")
-expose(check_avg_pool2d, AVG_POOL2D, _Ctx, "avg")
+expose(check_max_pool2d, MAX_POOL2D, tensor_context(_Ctx, "max"), fixed_of=instance_arguments(_Ctx, "max"))
+expose(check_avg_pool2d, AVG_POOL2D, tensor_context(_Ctx, "avg"), fixed_of=instance_arguments(_Ctx, "avg"))

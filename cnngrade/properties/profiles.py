@@ -8,27 +8,35 @@ cnngrade never changes a user's Hypothesis settings):
     (:data:`CI_MAX_EXAMPLES`), no deadline, no example database, no reproduction blobs,
     no "explain" phase. For graders and continuous integration.
 ``dev``
-    random, more examples (:data:`DEV_MAX_EXAMPLES`), no deadline, Hypothesis's example
-    database (failures are replayed first on the next run). For local exploration.
+    random, more examples (:data:`DEV_MAX_EXAMPLES`), no deadline, an example database in the
+    user's cache folder (:func:`database_dir`: failures are replayed first on the next run;
+    nothing is written into the working folder). For local exploration.
 
-Selecting a profile: ``load_profile("ci")`` (or ``load_profile()``, which reads the environment
-variable ``CNNGRADE_HYPOTHESIS_PROFILE``, else picks ``ci`` when ``CI`` is set, else ``dev``),
-typically from a ``conftest.py``; or pass ``profile="ci"`` to a single ``check_*`` call.
+The profile a check runs under (:func:`profile_name`): its ``profile=`` argument, else the
+environment variable ``CNNGRADE_HYPOTHESIS_PROFILE``, else the one last loaded with
+:func:`load_profile` (e.g. from a ``conftest.py``), else ``ci`` when ``CI`` is set, else ``dev``.
+Hypothesis's own default settings are never changed by a check; :func:`load_profile` also loads
+the profile as Hypothesis's default, for the user's own ``@given`` tests.
 
 Example count: every check runs each property for the active profile's ``max_examples``,
 overridden by the environment variable ``CNNGRADE_MAX_EXAMPLES`` and, above that, by a check's
 ``max_examples=`` argument.
 
 Whatever the profile, a check always runs with ``deadline=None`` (a first call into torch can
-be slow), ``report_multiple_bugs=False`` (one failure, the smallest, is reported) and the
+be slow), ``report_multiple_bugs=False`` (one failure per property, the smallest, is reported) and the
 ``too_slow`` / ``data_too_large`` health checks off.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.errors import InvalidArgument
+
+from cnngrade.properties.failure import UsageError
 
 CI = "ci"
 DEV = "dev"
@@ -45,6 +53,15 @@ _QUIET_HEALTH_CHECKS = (HealthCheck.too_slow, HealthCheck.data_too_large)
 
 
 _registered = False
+#: the profile :func:`load_profile` loaded last (None: none)
+_loaded: str | None = None
+
+
+def database_dir() -> Path:
+    """Where the ``dev`` profile keeps its examples: ``$XDG_CACHE_HOME/cnngrade/hypothesis``
+    (``~/.cache/cnngrade/hypothesis``). Hypothesis creates it when it first saves an example."""
+    cache = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(cache) if cache else Path.home() / ".cache") / "cnngrade" / "hypothesis"
 
 
 def register_profiles() -> None:
@@ -66,19 +83,22 @@ def register_profiles() -> None:
         max_examples=DEV_MAX_EXAMPLES,
         derandomize=False,  # explicit: on CI, Hypothesis's own defaults derandomize
         deadline=None,
+        database=DirectoryBasedExampleDatabase(database_dir()),
         print_blob=True,
         suppress_health_check=_QUIET_HEALTH_CHECKS,
     )
 
 
 def profile_name(name: str | None = None) -> str:
-    """The profile to use: ``name``, else ``$CNNGRADE_HYPOTHESIS_PROFILE``, else ``ci`` on CI
-    (``$CI`` set), else ``dev``."""
+    """The profile to use: ``name``, else ``$CNNGRADE_HYPOTHESIS_PROFILE``, else the one
+    :func:`load_profile` loaded last, else ``ci`` on CI (``$CI`` set), else ``dev``."""
     if name:
         return name
     env = os.environ.get(PROFILE_ENV, "").strip()
     if env:
         return env
+    if _loaded:
+        return _loaded
     return CI if os.environ.get("CI") else DEV
 
 
@@ -89,10 +109,12 @@ def _ensure_registered() -> None:
 
 
 def load_profile(name: str | None = None) -> str:
-    """Load a profile as Hypothesis's default settings (see :func:`profile_name`); return its name."""
+    """Make a profile the checks' default, and Hypothesis's (see :func:`profile_name`); return its name."""
+    global _loaded
     _ensure_registered()
     chosen = profile_name(name)
     settings.load_profile(chosen)
+    _loaded = chosen
     return chosen
 
 
@@ -100,25 +122,31 @@ def max_examples_override(max_examples: int | None = None) -> int | None:
     """``max_examples`` if given, else ``$CNNGRADE_MAX_EXAMPLES`` if set, else None."""
     if max_examples is not None:
         if max_examples < 1:
-            raise ValueError(f"max_examples must be at least 1, got {max_examples}")
+            raise UsageError(f"max_examples must be at least 1, got {max_examples}")
         return max_examples
     env = os.environ.get(MAX_EXAMPLES_ENV, "").strip()
     if env:
         try:
             value = int(env)
         except ValueError:
-            raise ValueError(f"{MAX_EXAMPLES_ENV} must be a positive integer, got {env!r}") from None
+            raise UsageError(f"{MAX_EXAMPLES_ENV} must be a positive integer, got {env!r}") from None
         if value < 1:
-            raise ValueError(f"{MAX_EXAMPLES_ENV} must be a positive integer, got {env!r}")
+            raise UsageError(f"{MAX_EXAMPLES_ENV} must be a positive integer, got {env!r}")
         return value
     return None
 
 
 def active_settings(profile: str | None = None, max_examples: int | None = None) -> settings:
-    """The settings a check runs under: the named profile (else the currently loaded one), with
-    the example count override and the check's fixed settings applied."""
+    """The settings a check runs under: the profile :func:`profile_name` picks, with the example
+    count override and the check's fixed settings applied."""
     _ensure_registered()
-    parent = settings.get_profile(profile) if profile else settings.default
+    name = profile_name(profile)
+    try:
+        parent = settings.get_profile(name)
+    except InvalidArgument:
+        raise UsageError(
+            f"no Hypothesis profile {name!r}: use ci, dev, or one registered with hypothesis.settings.register_profile"
+        ) from None
     overrides = {}
     count = max_examples_override(max_examples)
     if count is not None:

@@ -1,21 +1,28 @@
-"""What every tensor suite shares: four of its properties, and the layout of its catalogue.
+"""What every tensor suite shares: its common properties, and the layout of its catalogue.
 
 Every tensor suite (max / avg pooling, unfold, fold, conv2d) runs, in this order::
 
     shape          output shape = the suite's arithmetic (e.g. H_out = floor((H + 2p - k)/s) + 1)
-    matches_torch  output = torch.nn.functional's, within the suite's tolerance
+    matches_torch  output = torch.nn.functional's, within the suite's tolerance (in its dtype)
     no_mutation    the implementation, given the original tensors, leaves them unchanged
     ...            the suite's own properties
+    precision      float64 inputs that float32 cannot hold: output = torch's within float64
+                   rounding (float32 arithmetic fails it; needs float64 in ``dtypes``)
     gradient       d/dt sum(w * f(t)) = torch's, for every input tensor t, float64 cases,
-                   w = linspace(1, 2) over the output (only if the output carries a gradient)
-    errors         arguments torch refuses raise ValueError or RuntimeError (axis ``errors``;
-                   not for a layer instance, whose arguments are fixed)
+                   w = linspace(1, 2) over the output; from the implementation's backward, or
+                   autograd (out of scope where it has neither)
+    ...            the suite's own gradient properties (max pooling: ties)
+    dtype          the output's dtype is the declared one (the input's by default); its own row,
+                   after the values, which are compared after casting
+    errors         arguments torch refuses raise: any exception, or ValueError / RuntimeError as
+                   declared (``errors``; not for a layer instance, whose arguments are fixed)
     ...            the suite's properties of further declared axes
 
 :func:`tensor_catalogue` builds that catalogue from a suite's strategies and own properties;
-:func:`shape_property`, :func:`no_mutation_property`, :func:`gradient_property` and
+:func:`shape_property`, :func:`no_mutation_property`, :func:`dtype_property` and
 :func:`errors_property` are written against :class:`~cnngrade.properties.context.CheckContext`
-only (``matches_torch`` compares with each suite's own tolerance, so each suite writes it).
+only (``matches_torch`` and ``precision`` compare with each suite's own tolerance, so each suite
+writes them; ``gradient`` is :mod:`.gradients`').
 """
 
 from __future__ import annotations
@@ -24,19 +31,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-import torch
-
+from cnngrade.properties.boundary import as_tensor, snapshot
 from cnngrade.properties.calling import exception_text, reraised
 from cnngrade.properties.catalogue import Catalogue, Draw, Property, one
-from cnngrade.properties.comparison import describe_mismatch, first_index, mismatch
+from cnngrade.properties.comparison import first_index, mismatch
 from cnngrade.properties.context import Case, CheckContext
 from cnngrade.properties.formatting import describe_result, format_scalar, format_shape
+from cnngrade.properties.gradients import gradient_property
+from cnngrade.properties.supports import Supports
 
-
-def upstream(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-    """Distinct weights to backpropagate: 1 ... 2 over the output."""
-    count = int(torch.Size(shape).numel())
-    return torch.linspace(1, 2, count, dtype=dtype).reshape(shape)
+#: why an illegal-argument example is not judged
+NOT_IMPLEMENTED = "raised NotImplementedError for illegal arguments (outside the declaration)"
 
 
 def shape_property(ctx: CheckContext[Any], case: Case) -> None:
@@ -45,84 +50,73 @@ def shape_property(ctx: CheckContext[Any], case: Case) -> None:
 
 
 def no_mutation_property(ctx: CheckContext[Any], case: Case) -> None:
-    """``no_mutation``: the implementation, given the original tensors, leaves them unchanged."""
-    tensors = ctx.tensors(case)
-    before = {k: v.clone() for k, v in tensors.items()}
-    shown = replace(case, **before)
+    """``no_mutation``: the implementation, given the original tensors (in its form), leaves them unchanged."""
+    args = ctx.outgoing(case, copies=False)
+    before = {k: snapshot(v) for k, v in args.items() if v is not None}
+    shown = replace(case, **{k: v.clone() for k, v in ctx.tensors(case).items()})
     try:
-        ctx.invoke(case)  # the original tensors, not copies
+        ctx.invoke(case, args)
     except Exception as exc:
         if reraised(exc):
             raise
-        raise ctx.fail(shown, f"raised {exception_text(exc)}", seen=exc) from exc
-    for name, tensor in tensors.items():
-        old = before[name]
-        if tensor.shape != old.shape:
+        raise ctx.raised(shown, exc) from exc
+    for name, old_value in before.items():
+        old, new = as_tensor(old_value), as_tensor(args[name])
+        if new.shape != old.shape:
             raise ctx.fail(
                 shown,
                 f"it changed the shape of its {ctx.argument_word} {name} from {format_shape(old.shape)} to "
-                f"{format_shape(tensor.shape)}; {ctx.must_not_modify}",
+                f"{format_shape(new.shape)}; {ctx.must_not_modify}",
                 expected=tuple(old.shape),
-                seen=tuple(tensor.shape),
+                seen=tuple(new.shape),
             )
-        changed = mismatch(tensor, old, exact=True)
+        changed = mismatch(new, old, exact=True)
         if bool(changed.any()):
             where = first_index(changed)
             raise ctx.fail(
                 shown,
                 f"it modified its {ctx.argument_word} {name} ({int(changed.sum())} of {changed.numel()} "
                 f"values changed, e.g. {name}{list(where)} was {format_scalar(old[where])} and is "
-                f"now {format_scalar(tensor[where])}); {ctx.must_not_modify}",
+                f"now {format_scalar(new[where])}); {ctx.must_not_modify}",
                 expected=old,
-                seen=tensor.clone(),
+                seen=new.clone(),
             )
 
 
-def gradient_property(ctx: CheckContext[Any], case: Case) -> None:
-    """``gradient``: the gradients with respect to every input tensor equal torch's (for the loss
-    ``sum(w * output)``). An output that carries no gradient (code written without autograd) is
-    not compared."""
-    leaves = {k: v.detach().clone().requires_grad_(True) for k, v in ctx.tensors(case).items()}
-    out = ctx.call(replace(case, **leaves))
-    if not out.requires_grad:
-        return  # not differentiable (e.g. computed without autograd): nothing to compare
-    ctx.check_shape(case, out)
-    weights = upstream(tuple(out.shape), out.dtype)
-    names = list(leaves)
-    try:
-        grads = torch.autograd.grad(out, [leaves[n] for n in names], weights, allow_unused=True)
-    except Exception as exc:
-        if reraised(exc):
-            raise
+def dtype_property(ctx: CheckContext[Any], case: Case) -> None:
+    """``dtype``: the output's dtype is the declared one (``output_dtype``: the input's by default)."""
+    out = ctx.call(case)
+    given = next(iter(ctx.tensors(case).values())).dtype
+    expected = ctx.supports.expected_dtype(given)
+    if expected is not None and out.dtype != expected:
+        why = "the input's" if ctx.supports.output_dtype == "input" else "as declared"
         raise ctx.fail(
-            case, f"backpropagating through the output raised {exception_text(exc)}", seen=exc
-        ) from exc
-    ref_leaves = {k: v.detach().clone().requires_grad_(True) for k, v in ctx.tensors(case).items()}
-    ref_out = ctx.reference(case, **ref_leaves)
-    ref_grads = torch.autograd.grad(ref_out, [ref_leaves[n] for n in names], weights.to(ref_out.dtype))
-    for name, grad, expected in zip(names, grads, ref_grads, strict=True):
-        grad = torch.zeros_like(expected) if grad is None else grad
-        bound, terms = ctx.gradient_tolerance(case, expected, ref_out)
-        bad = mismatch(grad, expected, bound=bound, terms=terms)
-        if bool(bad.any()):
-            raise ctx.fail(
-                case,
-                f"the gradient with respect to {name} should equal torch's (for the loss "
-                f"sum(w * output), weights w from 1 to 2), but it {describe_mismatch(grad, expected, bad)}",
-                expected=expected,
-                seen=grad,
-            )
+            case,
+            f"the output dtype should be {_dtype_name(expected)} ({why}) but was {_dtype_name(out.dtype)}",
+            expected=expected,
+            seen=out.dtype,
+        )
+
+
+def _dtype_name(dtype: Any) -> str:
+    return str(dtype).removeprefix("torch.")
 
 
 def errors_property(ctx: CheckContext[Any], case: Case) -> None:
-    """``errors``: arguments torch refuses make the implementation raise ValueError or RuntimeError."""
+    """``errors``: arguments torch refuses make the implementation raise (any exception, or
+    ValueError / RuntimeError as torch, as declared). A NotImplementedError there leaves the
+    example out of scope: the arguments are outside the declaration."""
     reason = ctx.error_reason(case)
+    torch_only = ctx.supports.errors == "torch"
     try:
-        out = ctx.invoke(case)
+        raw, _ = ctx.invoke(case)
     except Exception as exc:
         if reraised(exc):
             raise
-        if isinstance(exc, ValueError | RuntimeError):
+        if isinstance(exc, NotImplementedError):
+            ctx.tally.outside(NOT_IMPLEMENTED)
+            return
+        if not torch_only or isinstance(exc, ValueError | RuntimeError):
             return
         raise ctx.fail(
             case,
@@ -132,9 +126,9 @@ def errors_property(ctx: CheckContext[Any], case: Case) -> None:
         ) from exc
     raise ctx.fail(
         case,
-        f"it should raise an error ({reason}) but returned {describe_result(out)}",
-        expected="ValueError or RuntimeError",
-        seen=out,
+        f"it should raise an error ({reason}) but returned {describe_result(raw)}",
+        expected="ValueError or RuntimeError" if torch_only else "an exception",
+        seen=raw,
     )
 
 
@@ -146,19 +140,26 @@ def tensor_catalogue(
     torch_name: str,
     matches_torch: Callable[..., None],
     own: Sequence[Property],
+    precision: Callable[..., None],
+    precision_cases: Draw,
     gradient_cases: Draw,
     error_cases: Draw,
     errors: str,
+    error_kinds: Callable[[Supports], tuple[str, ...]],
     no_mutation: str = "the input is left unchanged",
     gradient: str = "float64 gradients equal torch's",
+    own_gradient: Sequence[Property] = (),
     extended: Sequence[Property] = (),
 ) -> Catalogue:
     """The catalogue of the tensor suite ``check``, in the order of the module docstring.
 
-    ``cases(ctx)`` draws the cases of shape, matches_torch and no_mutation, ``gradient_cases(ctx)``
-    the float64 ones of gradient, ``error_cases(ctx)`` those of errors. ``shape``, ``no_mutation``,
-    ``gradient`` and ``errors`` are the properties' summaries; matches_torch's is
-    ``equal to {torch_name}``. ``own`` come after no_mutation, ``extended`` after errors.
+    ``cases(ctx)`` draws the cases of shape, matches_torch, no_mutation and dtype,
+    ``precision_cases(ctx)`` the float64 ones of precision, ``gradient_cases(ctx)`` those of
+    gradient, ``error_cases(ctx)`` those of errors, whose kinds of illegal argument under a
+    declaration ``error_kinds(supports)`` lists (none: errors is out of scope). ``shape``,
+    ``no_mutation``, ``gradient`` and ``errors`` are the properties' summaries; matches_torch's is
+    ``equal to {torch_name}``. ``own`` come after no_mutation, ``own_gradient`` after gradient,
+    ``extended`` after errors.
     """
     return Catalogue(
         check,
@@ -167,8 +168,34 @@ def tensor_catalogue(
             Property("matches_torch", f"equal to {torch_name}", one(cases), matches_torch),
             Property("no_mutation", no_mutation, one(cases), no_mutation_property),
             *own,
+            Property(
+                "precision",
+                "float64 results within float64 rounding of torch's",
+                one(precision_cases),
+                precision,
+                axis="checks_precision",
+                off="needs float64 in dtypes and a declared output dtype",
+            ),
             Property("gradient", gradient, one(gradient_cases), gradient_property),
-            Property("errors", errors, one(error_cases), errors_property, axis="errors", varies_args=True),
+            *own_gradient,
+            Property(
+                "dtype",
+                "the output's dtype is the declared one",
+                one(cases),
+                dtype_property,
+                axis="checks_dtype",
+                off="output_dtype='any' or dtype_in_values declared",
+            ),
+            Property(
+                "errors",
+                errors,
+                one(error_cases),
+                errors_property,
+                axis="checks_errors",
+                off="errors='none' declared",
+                needs=lambda s: None if error_kinds(s) else "the declaration leaves no illegal argument to pass",
+                varies_args=True,
+            ),
             *extended,
         ],
     )

@@ -8,10 +8,15 @@ drawn by Hypothesis as one byte string per tensor (fast to draw, see :func:`byte
 quarters in [-32, 32), exactly representable in float32, so that failing inputs shrink to small,
 readable tensors of zeros and small numbers.
 
-The extended axes are drawn only where a :class:`~cnngrade.properties.supports.Supports`
-declaration turns them on: pairs, dilation, ceil_mode, count_include_pad, divisor_override,
-N = 0, unbatched inputs, non-contiguous and channels-last inputs, NaN / -inf values, groups and
-``padding='same'``.
+Every case lies in the argument space a :class:`~cnngrade.properties.supports.Supports`
+declaration covers: the input forms of its ``layouts`` (drawn channels first; the boundary puts
+the channels last where declared), pairs only with ``tuple_args`` (or where the arguments are two
+ints, cs231n's ``pool_height`` / ``pool_width``), square kernels only with ``square_kernels``,
+padding only with ``padding``, the ``stride`` declared (an argument fixed at torch's default, such
+as pooling's stride with ``stride='kernel'``, is left out of the call), a left-out or ``None``
+stride only with ``torch_defaults``; and the extension axes only where declared: dilation,
+ceil_mode, count_include_pad, divisor_override, N = 0, non-contiguous and channels-last inputs,
+NaN / -inf values, groups and ``padding='same'``.
 
 Strategies take ``fixed=``: arguments pinned by a module instance (``nn.MaxPool2d(3, 2)``),
 for which only the inputs are drawn.
@@ -250,32 +255,47 @@ def dtypes(supports: Supports | None = None) -> st.SearchStrategy[torch.dtype]:
 
 
 @cache
-def _pair_options(lo: int, hi_h: int, hi_w: int, tuple_args: bool) -> tuple:
+def _pair_options(lo: int, hi_h: int, hi_w: int, tuple_args: bool, square: bool = False) -> tuple:
     """``(argument as passed, (h, w))`` options: ints first, then (with tuple_args) as many
-    pairs, so that about half the draws are pairs."""
+    pairs, so that about half the draws are pairs (``square``: pairs (a, a) only)."""
     ints = [(a, (a, a)) for a in range(lo, min(hi_h, hi_w) + 1)]
     if not tuple_args:
         return tuple(ints)
-    pairs = [((a, b), (a, b)) for a in range(lo, hi_h + 1) for b in range(lo, hi_w + 1)]
+    pairs = [((a, b), (a, b)) for a in range(lo, hi_h + 1) for b in range(lo, hi_w + 1) if a == b or not square]
     repeat = max(1, len(pairs) // max(1, len(ints)))
     return tuple(ints * repeat + pairs)
 
 
 def _int_or_pair(
-    draw: Any, supports: Supports, lo: int, hi: tuple[int, int] | int
+    draw: Any, supports: Supports, lo: int, hi: tuple[int, int] | int, *, pairs: bool | None = None,
+    square: bool = False,
 ) -> tuple[Any, tuple[int, int]]:
-    """(the argument as passed, the pair): an int, or with ``tuple_args`` sometimes a pair."""
+    """(the argument as passed, the pair): an int, or with ``tuple_args`` (or ``pairs``) sometimes
+    a pair; ``square``: pairs (a, a) only."""
     his = (hi, hi) if isinstance(hi, int) else hi
-    return draw(_choices(_pair_options(lo, his[0], his[1], supports.tuple_args)))
+    with_pairs = supports.tuple_args if pairs is None else pairs
+    return draw(_choices(_pair_options(lo, his[0], his[1], with_pairs, square)))
 
 
-def bytes_to_values(data: bytes, *, special: bool = False, unique: bool = False) -> np.ndarray:
+#: what ``fine`` values add to quarters: multiples of 2**-30, which float32 cannot hold beside them
+FINE_STEP = 2.0**-30
+
+
+def bytes_to_values(
+    data: bytes, *, special: bool = False, unique: bool = False, fine: bool = False, tied: bool = False
+) -> np.ndarray:
     """Element values from bytes, so that a whole tensor is one Hypothesis choice (fast to draw)
     and shrinks towards zeros: byte ``b`` is ``zigzag(b) / 4`` (0, -0.25, 0.25, -0.5, ... in
     [-32, 32), exact in float32). ``special``: bytes from 224 up are -inf (even) or NaN (odd).
-    ``unique``: the values' ranks instead (distinct integers from ``-n//2``, ties by position)."""
+    ``unique``: the values' ranks instead (distinct integers from ``-n//2``, ties by position).
+    ``fine``: plus ``(b % 7 + 1) * 2**-30`` (float64 values that float32 rounds away).
+    ``tied``: ``b % 3 - 1`` instead, -1, 0 or 1 (windows of tied maxima; all -1 at the smallest)."""
     raw = np.frombuffer(data, dtype=np.uint8).astype(np.int64)
+    if tied:
+        return (raw % 3 - 1).astype(np.float64)
     values = np.where(raw % 2 == 0, raw // 2, -(raw + 1) // 2) / 4.0
+    if fine:
+        values = values + (raw % 7 + 1) * FINE_STEP
     if unique:
         order = np.argsort(values, kind="stable")
         ranks = np.empty_like(order)
@@ -304,6 +324,8 @@ def _draw_tensor(
     *,
     unique: bool = False,
     special: bool = False,
+    fine: bool = False,
+    tied: bool = False,
 ) -> tuple[torch.Tensor, str]:
     layouts = _layouts(supports.non_contiguous, supports.channels_last, len(shape))
     layout = draw(_choices(layouts)) if len(layouts) > 1 else "contiguous"
@@ -313,7 +335,7 @@ def _draw_tensor(
     elif layout == "strided slice":
         base = (*shape[:-1], 2 * shape[-1])
     count = int(np.prod(base, dtype=np.int64))
-    array = bytes_to_values(draw(_binary(count)), special=special, unique=unique).reshape(base)
+    array = bytes_to_values(draw(_binary(count)), special=special, unique=unique, fine=fine, tied=tied).reshape(base)
     tensor = torch.from_numpy(array).to(dtype)
     if layout == "transposed view":
         tensor = tensor.transpose(-1, -2)
@@ -333,41 +355,74 @@ def laid_out_tensors(
     *,
     unique: bool = False,
     special: bool = False,
+    fine: bool = False,
+    tied: bool = False,
 ) -> tuple[torch.Tensor, str]:
     """``(tensor, layout)``: a tensor of ``shape`` whose memory layout is ``contiguous``, or, as
-    declared, ``transposed view`` / ``strided slice`` (non_contiguous) or ``channels-last``."""
-    return _draw_tensor(draw, tuple(shape), dtype, as_supports(supports), unique=unique, special=special)
+    declared, ``transposed view`` / ``strided slice`` (non_contiguous) or ``channels-last``; values
+    as :func:`bytes_to_values`."""
+    return _draw_tensor(
+        draw, tuple(shape), dtype, as_supports(supports), unique=unique, special=special, fine=fine, tied=tied
+    )
 
 
 def tensors(
-    shape: tuple[int, ...], dtype: torch.dtype = torch.float32, *, unique: bool = False, special: bool = False
+    shape: tuple[int, ...],
+    dtype: torch.dtype = torch.float32,
+    *,
+    unique: bool = False,
+    special: bool = False,
+    fine: bool = False,
 ) -> st.SearchStrategy[torch.Tensor]:
     """Contiguous tensors of ``shape``, values as :func:`bytes_to_values` (``special``: some NaN / -inf)."""
-    return laid_out_tensors(shape, dtype, Supports(), unique=unique, special=special).map(lambda t: t[0])
+    return laid_out_tensors(shape, dtype, Supports(), unique=unique, special=special, fine=fine).map(lambda t: t[0])
 
 
 @cache
-def _lead_options(unbatched: bool, hw: bool, empty_batch: bool, channels: int | None) -> tuple:
-    """Leading dims, simplest first: (1, C) for C = 1..3, then (C,), (), (2, C), (0, C)."""
+def _lead_options(batched: bool, unbatched: bool, hw: bool, empty_batch: bool, channels: int | None) -> tuple:
+    """Leading dims, simplest first: (1, C) for C = 1..3, then (C,), (), (2, C), (0, C), as declared."""
     cs = range(1, 4) if channels is None else (channels,)
-    options: list[tuple[int, ...]] = [(1, c) for c in cs]
+    options: list[tuple[int, ...]] = [(1, c) for c in cs] if batched else []
     if unbatched:
         options += [(c,) for c in cs]
     if hw:
         options.append(())
-    options += [(2, c) for c in cs]
-    if empty_batch:
+    if batched:
+        options += [(2, c) for c in cs]
+    if batched and empty_batch:
         options += [(0, c) for c in cs]
     return tuple(options)
 
 
-def _leading_dims(
-    draw: Any, supports: Supports, *, hw: bool, channels: int | None = None, batched_only: bool = False
-) -> tuple[int, ...]:
-    """The dims before (H, W): (N, C), (C,) or ()."""
-    unbatched = supports.unbatched and not batched_only
-    with_hw = hw and supports.hw_input and not batched_only
-    return draw(_choices(_lead_options(unbatched, with_hw, supports.empty_batch, channels)))
+def _leading_dims(draw: Any, supports: Supports, *, hw: bool, channels: int | None = None) -> tuple[int, ...]:
+    """The dims before (H, W) in the declared input forms: (N, C), (C,) or () (``hw``: where the
+    operation takes (H, W) inputs)."""
+    with_hw = hw and supports.hw_input
+    options = _lead_options(supports.batched, supports.unbatched, with_hw, supports.empty_batch, channels)
+    return draw(_choices(options))
+
+
+def _batch(supports: Supports, *dims: int) -> tuple[int, ...]:
+    """The leading dims of an error case: ``(1, *dims)``, or ``dims`` where only single images are declared."""
+    return (1, *dims) if supports.batched else dims
+
+
+def pool_error_kinds(supports: Supports) -> tuple[str, ...]:
+    """The illegal pooling arguments a declaration can be passed: a padding over half the kernel
+    (with ``padding``), a stride of zero (with ``stride='any'``)."""
+    return (("padding",) if supports.padding else ()) + (("stride",) if supports.stride == "any" else ())
+
+
+def window_error_kinds(supports: Supports) -> tuple[str, ...]:
+    """The illegal unfold / convolution arguments a declaration can be passed: a stride of zero
+    (with ``stride='any'``), a kernel larger than the padded input."""
+    return (("stride",) if supports.stride == "any" else ()) + ("kernel",)
+
+
+def fold_error_kinds(supports: Supports) -> tuple[str, ...]:
+    """The illegal fold arguments a declaration can be passed: a stride of zero (with
+    ``stride='any'``), a number of patches that does not match ``output_size``."""
+    return (("stride",) if supports.stride == "any" else ()) + ("count",)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -389,11 +444,22 @@ def _extras(draw: Any, extra: int) -> tuple[int, int]:
 
 
 @cache
-def _stride_options(tuple_args: bool) -> tuple:
-    """Pooling strides: 1 ... 5, left out (the default, kernel_size), None, pairs."""
+def _stride_options(tuple_args: bool, torch_defaults: bool = True) -> tuple:
+    """Pooling strides: 1 ... 5, left out (the default, kernel_size), None (with torch_defaults),
+    pairs (with tuple_args)."""
     options = [value for value, _ in _pair_options(1, 5, 5, tuple_args)]
     split = options.index((1, 1)) if tuple_args else len(options)
-    return (*options[:5], _OMITTED, None, *options[5:split], *options[split:])
+    defaults = (_OMITTED, None) if torch_defaults else ()
+    return (*options[:5], *defaults, *options[5:split], *options[split:])
+
+
+def _pool_stride(supports: Supports) -> tuple:
+    """The pooling strides a declaration covers (``_OMITTED``: not passed)."""
+    if supports.stride == "1":
+        return (1,)
+    if supports.stride == "kernel":
+        return (_OMITTED,)
+    return _stride_options(supports.tuple_args, supports.leaves_defaults)
 
 
 @st.composite
@@ -411,27 +477,33 @@ def pool_cases(
     dtype: torch.dtype | None = None,
     unique: bool = False,
     special: bool = False,
+    fine: bool = False,
+    tied: bool = False,
     extra: int = 4,
 ) -> PoolCase:
     """Legal pooling calls (``kind`` is ``"max"`` or ``"avg"``).
 
     ``padding`` / ``dilation`` / ``ceil_mode`` / ``count_include_pad`` / ``divisor``: False
     keeps that argument at its default (for properties that need it). ``unique``: all
-    values distinct (no ties). ``special``: some values NaN or -inf. ``extra``: how much
-    larger than the smallest legal input the input may be.
+    values distinct (no ties); ``tied``: many ties; ``fine``: float64 values float32 cannot
+    hold; ``special``: some values NaN or -inf (see :func:`bytes_to_values`). ``extra``: how
+    much larger than the smallest legal input the input may be.
     """
     supports = as_supports(supports)
     if fixed is not None:
         kwargs = dict(fixed)
     else:
-        kernel_arg, kernel = _int_or_pair(draw, supports, 1, 4)
+        # cs231n's pool_height and pool_width make a pair, unless its one stride must equal the kernel
+        kernel_pairs = supports.tuple_args or (supports.calling == "cs231n" and supports.stride != "kernel")
+        kernel_arg, kernel = _int_or_pair(draw, supports, 1, 4, pairs=kernel_pairs, square=supports.square_kernels)
         kwargs = {"kernel_size": kernel_arg}
-        stride = draw(_choices(_stride_options(supports.tuple_args)))
+        stride = draw(_choices(_pool_stride(supports)))
         if stride is not _OMITTED:
             kwargs["stride"] = stride
-        kwargs["padding"] = (
-            _int_or_pair(draw, supports, 0, (kernel[0] // 2, kernel[1] // 2))[0] if padding else 0
-        )
+        if supports.padding:
+            kwargs["padding"] = (
+                _int_or_pair(draw, supports, 0, (kernel[0] // 2, kernel[1] // 2))[0] if padding else 0
+            )
         if kind == "max" and supports.dilation and dilation:
             kwargs["dilation"] = _int_or_pair(draw, supports, 1, 3)[0]
         if supports.ceil_mode and ceil_mode:
@@ -449,26 +521,31 @@ def pool_cases(
     width = params.grow_to_real_windows(1, low_w + more_w)
     shape = (*_leading_dims(draw, supports, hw=True), height, width)
     dtype = dtype or draw(dtypes(supports))
-    x, layout = draw(laid_out_tensors(shape, dtype, supports, unique=unique, special=special))
+    x, layout = draw(laid_out_tensors(shape, dtype, supports, unique=unique, special=special, fine=fine, tied=tied))
     return PoolCase(x, kwargs, layout)
 
 
 @st.composite
 def pool_error_cases(draw: Any, kind: str = "max", supports: Supports | None = None) -> PoolCase:
-    """Pooling calls torch refuses: a padding over half the kernel, or a stride of zero."""
+    """Pooling calls torch refuses, as the declaration can be passed them (:func:`pool_error_kinds`):
+    a padding over half the kernel, or a stride of zero."""
     supports = as_supports(supports)
     kernel = draw(st.integers(1, 4))
     size = kernel + draw(st.integers(0, 3))
     shape = (*_leading_dims(draw, supports, hw=True), size, size)
     x, layout = draw(laid_out_tensors(shape, draw(dtypes(supports)), Supports()))
-    error = draw(st.sampled_from(("padding", "stride")))
+    error = draw(st.sampled_from(pool_error_kinds(supports)))
+    kwargs: dict[str, Any] = {"kernel_size": kernel}
     if error == "padding":
         bad = kernel // 2 + 1 + draw(st.integers(0, 1))
         padding = (bad, 0) if supports.tuple_args and draw(st.booleans()) else bad
-        kwargs = {"kernel_size": kernel, "stride": 1, "padding": padding}
+        if supports.stride != "kernel":
+            kwargs["stride"] = 1
+        kwargs["padding"] = padding
     else:
-        stride = draw(st.sampled_from([0, (0, 1), (1, 0)] if supports.tuple_args else [0]))
-        kwargs = {"kernel_size": kernel, "stride": stride, "padding": 0}
+        kwargs["stride"] = draw(st.sampled_from([0, (0, 1), (1, 0)] if supports.tuple_args else [0]))
+        if supports.padding:
+            kwargs["padding"] = 0
     return PoolCase(x, kwargs, layout, error=error)
 
 
@@ -477,15 +554,30 @@ def pool_error_cases(draw: Any, kind: str = "max", supports: Supports | None = N
 
 
 def _unfold_kwargs(draw: Any, supports: Supports) -> tuple[dict[str, Any], tuple]:
-    kernel_arg, kernel = _int_or_pair(draw, supports, 1, 3)
+    kernel_arg, kernel = _int_or_pair(draw, supports, 1, 3, square=supports.square_kernels)
     kwargs = {"kernel_size": kernel_arg}
     dil_arg, dil = _int_or_pair(draw, supports, 1, 2) if supports.dilation else (1, (1, 1))
     if supports.dilation:
         kwargs["dilation"] = dil_arg
-    pad_arg, pad = _int_or_pair(draw, supports, 0, 2)
-    stride_arg, stride = _int_or_pair(draw, supports, 1, 3)
-    kwargs.update(padding=pad_arg, stride=stride_arg)
+    pad = (0, 0)
+    if supports.padding:
+        kwargs["padding"], pad = _int_or_pair(draw, supports, 0, 2)
+    stride = _window_stride(draw, supports, kwargs, kernel_arg, kernel)
     return kwargs, (kernel, dil, pad, stride)
+
+
+def _window_stride(
+    draw: Any, supports: Supports, kwargs: dict[str, Any], kernel_arg: Any, kernel: tuple[int, int]
+) -> tuple[int, int]:
+    """Draw the stride of an unfold, fold or convolution into ``kwargs`` (left out at 1, torch's
+    default, with ``stride='1'``); return it as a pair."""
+    if supports.stride == "1":
+        return (1, 1)
+    if supports.stride == "kernel":
+        kwargs["stride"] = kernel_arg
+        return kernel
+    kwargs["stride"], stride = _int_or_pair(draw, supports, 1, 3)
+    return stride
 
 
 def _fixed_unfold(fixed: dict[str, Any]) -> tuple:
@@ -504,9 +596,11 @@ def unfold_cases(
     *,
     fixed: dict[str, Any] | None = None,
     dtype: torch.dtype | None = None,
+    fine: bool = False,
     extra: int = 3,
 ) -> UnfoldCase:
-    """Legal ``unfold(x, kernel_size, dilation=, padding=, stride=)`` calls (any padding)."""
+    """Legal ``unfold(x, kernel_size, dilation=, padding=, stride=)`` calls (any padding; ``fine``:
+    float64 values float32 cannot hold)."""
     supports = as_supports(supports)
     if fixed is not None:
         kwargs, (kernel, dil, pad, _) = dict(fixed), _fixed_unfold(fixed)
@@ -517,20 +611,32 @@ def unfold_cases(
         *_leading_dims(draw, supports, hw=False),
         *(low[i] + more for i, more in enumerate(_extras(draw, extra))),
     )
-    x, layout = draw(laid_out_tensors(shape, dtype or draw(dtypes(supports)), supports))
+    x, layout = draw(laid_out_tensors(shape, dtype or draw(dtypes(supports)), supports, fine=fine))
     return UnfoldCase(x, kwargs, layout)
 
 
 @st.composite
 def unfold_error_cases(draw: Any, supports: Supports | None = None) -> UnfoldCase:
-    """``unfold`` calls torch refuses: a stride of zero, a kernel larger than the padded input."""
+    """``unfold`` calls torch refuses, as the declaration can be passed them
+    (:func:`window_error_kinds`): a stride of zero, a kernel larger than the padded input."""
     supports = as_supports(supports)
     kernel = draw(st.integers(2, 4))
-    error = draw(st.sampled_from(("stride", "kernel")))
+    error = draw(st.sampled_from(window_error_kinds(supports)))
     size = kernel + draw(st.integers(0, 2)) if error == "stride" else draw(st.integers(1, kernel - 1))
-    x, layout = draw(laid_out_tensors((1, draw(st.integers(1, 2)), size, size), draw(dtypes(supports))))
-    stride = 0 if error == "stride" else 1
-    return UnfoldCase(x, {"kernel_size": kernel, "padding": 0, "stride": stride}, layout, error=error)
+    x, layout = draw(laid_out_tensors(_batch(supports, draw(st.integers(1, 2)), size, size), draw(dtypes(supports))))
+    return UnfoldCase(x, _error_kwargs(supports, error, kernel, {"kernel_size": kernel}), layout, error=error)
+
+
+def _error_kwargs(supports: Supports, error: str, kernel: int, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with the padding (0) and stride of an unfold, fold or convolution error case, as
+    the declaration passes them: a stride of 0 for a ``stride`` error, else 1 (or the kernel size)."""
+    if supports.padding:
+        kwargs["padding"] = 0
+    if error == "stride":
+        kwargs["stride"] = 0
+    elif supports.stride != "1":
+        kwargs["stride"] = kernel if supports.stride == "kernel" else 1
+    return kwargs
 
 
 @st.composite
@@ -540,6 +646,7 @@ def fold_cases(
     *,
     fixed: dict[str, Any] | None = None,
     dtype: torch.dtype | None = None,
+    fine: bool = False,
     extra: int = 3,
 ) -> FoldCase:
     """Legal ``fold(patches, output_size, kernel_size, dilation=, padding=, stride=)`` calls, with
@@ -556,10 +663,10 @@ def fold_cases(
         height, width = (low[i] + more for i, more in enumerate(_extras(draw, extra)))
     dtype = dtype or draw(dtypes(supports))
     lead = _leading_dims(draw, supports, hw=False)
-    image, _ = draw(laid_out_tensors((*lead, height, width), dtype))
+    image, _ = draw(laid_out_tensors((*lead, height, width), dtype, fine=fine))
     patches = torch.nn.functional.unfold(image, **kwargs)
     if draw(st.booleans()):  # arbitrary columns, not only those of an image
-        patches, layout = draw(laid_out_tensors(tuple(patches.shape), dtype, supports))
+        patches, layout = draw(laid_out_tensors(tuple(patches.shape), dtype, supports, fine=fine))
     else:
         layout = "contiguous"
     size_arg = (
@@ -572,20 +679,18 @@ def fold_cases(
 
 @st.composite
 def fold_error_cases(draw: Any, supports: Supports | None = None) -> FoldCase:
-    """``fold`` calls torch refuses: a stride of zero, or a number of patches that does not match."""
+    """``fold`` calls torch refuses, as the declaration can be passed them (:func:`fold_error_kinds`):
+    a stride of zero, or a number of patches that does not match."""
     supports = as_supports(supports)
     kernel = draw(st.integers(1, 3))
     size = kernel + draw(st.integers(0, 2))
     c = draw(st.integers(1, 2))
-    error = draw(st.sampled_from(("stride", "count")))
-    blocks = (size - kernel + 1) ** 2 + (1 if error == "count" else 0)
-    patches, _ = draw(laid_out_tensors((1, c * kernel * kernel, blocks), draw(dtypes(supports))))
-    stride = 0 if error == "stride" else 1
-    return FoldCase(
-        patches,
-        {"output_size": (size, size), "kernel_size": kernel, "padding": 0, "stride": stride},
-        error=error,
-    )
+    error = draw(st.sampled_from(fold_error_kinds(supports)))
+    step = kernel if supports.stride == "kernel" else 1
+    blocks = ((size - kernel) // step + 1) ** 2 + (1 if error == "count" else 0)
+    patches, _ = draw(laid_out_tensors(_batch(supports, c * kernel * kernel, blocks), draw(dtypes(supports))))
+    kwargs = _error_kwargs(supports, error, kernel, {"output_size": (size, size), "kernel_size": kernel})
+    return FoldCase(patches, kwargs, error=error)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -600,13 +705,16 @@ def conv_cases(
     fixed: dict[str, Any] | None = None,
     bias: bool | None = None,
     dtype: torch.dtype | None = None,
+    fine: bool = False,
     extra: int = 3,
 ) -> ConvCase:
     """Legal ``conv2d(x, weight, bias, stride=, padding=[, dilation=, groups=])`` calls.
 
     ``fixed`` (a module instance's): ``in_channels``, ``out_channels``, ``kernel_size``,
     ``stride``, ``padding``, ``dilation``, ``groups``, ``bias`` (bool). ``bias``: force a
-    bias (True) or none (False); by default either.
+    bias (True) or none (False); by default either. The kernel is the weight's shape: not
+    square unless declared (``square_kernels``), whether arguments are pairs or not. ``fine``:
+    float64 values float32 cannot hold.
     """
     supports = as_supports(supports)
     if fixed is not None:
@@ -624,18 +732,23 @@ def conv_cases(
         groups = draw(st.integers(1, 3)) if supports.groups else 1
         in_channels = groups * draw(st.integers(1, 2 if groups > 1 else 3))
         out_channels = groups * draw(st.integers(1, 2 if groups > 1 else 3))
-        kernel_arg, kernel = _int_or_pair(draw, supports, 1, 3)
-        stride_arg, _ = _int_or_pair(draw, supports, 1, 3)
+        # a pair kernel needs no pair argument (it is the weight's shape), except as a stride = kernel
+        pairs = supports.tuple_args or supports.stride != "kernel"
+        kernel_arg, kernel = _int_or_pair(draw, supports, 1, 3, pairs=pairs, square=supports.square_kernels)
+        kwargs: dict[str, Any] = {}
+        _window_stride(draw, supports, kwargs, kernel_arg, kernel)
         dil_arg, dil = _int_or_pair(draw, supports, 1, 2) if supports.dilation else (1, (1, 1))
         pad_forms = ["int"] + (["same", "valid"] if supports.same_padding else [])
         form = draw(st.sampled_from(pad_forms))
         if form == "same":
-            pad_arg, stride_arg = "same", 1  # torch refuses 'same' with strides
+            pad_arg = "same"
+            kwargs["stride"] = 1  # torch refuses 'same' with strides
         elif form == "valid":
             pad_arg = "valid"
         else:
-            pad_arg = _int_or_pair(draw, supports, 0, 2)[0]
-        kwargs = {"stride": stride_arg, "padding": pad_arg}
+            pad_arg = _int_or_pair(draw, supports, 0, 2)[0] if supports.padding else 0
+        if supports.padding or form != "int":
+            kwargs["padding"] = pad_arg
         if supports.dilation:
             kwargs["dilation"] = dil_arg
         if supports.groups:
@@ -649,24 +762,25 @@ def conv_cases(
     lead = _leading_dims(draw, supports, hw=False, channels=in_channels)
     shape = (*lead, *(low[i] + more for i, more in enumerate(_extras(draw, extra))))
     dtype = dtype or draw(dtypes(supports))
-    x, layout = draw(laid_out_tensors(shape, dtype, supports))
-    weight, _ = draw(laid_out_tensors((out_channels, in_channels // groups, *kernel), dtype))
-    bias_t = draw(laid_out_tensors((out_channels,), dtype))[0] if has_bias else None
+    x, layout = draw(laid_out_tensors(shape, dtype, supports, fine=fine))
+    weight, _ = draw(laid_out_tensors((out_channels, in_channels // groups, *kernel), dtype, fine=fine))
+    bias_t = draw(laid_out_tensors((out_channels,), dtype, fine=fine))[0] if has_bias else None
     return ConvCase(x, weight, bias_t, kwargs, layout)
 
 
 @st.composite
 def conv_error_cases(draw: Any, supports: Supports | None = None) -> ConvCase:
-    """Convolutions torch refuses: a stride of zero, or a kernel larger than the padded input."""
+    """Convolutions torch refuses, as the declaration can be passed them (:func:`window_error_kinds`):
+    a stride of zero, or a kernel larger than the padded input."""
     supports = as_supports(supports)
     kernel = draw(st.integers(2, 3))
-    error = draw(st.sampled_from(("stride", "kernel")))
+    error = draw(st.sampled_from(window_error_kinds(supports)))
     size = kernel + draw(st.integers(0, 2)) if error == "stride" else draw(st.integers(1, kernel - 1))
     dtype = draw(dtypes(supports))
-    x, _ = draw(laid_out_tensors((1, 1, size, size), dtype))
+    x, _ = draw(laid_out_tensors(_batch(supports, 1, size, size), dtype))
     weight, _ = draw(laid_out_tensors((1, 1, kernel, kernel), dtype))
-    stride = 0 if error == "stride" else 1
-    return ConvCase(x, weight, None, {"stride": stride, "padding": 0}, error=error)
+    kwargs = _error_kwargs(supports, error, kernel, {})
+    return ConvCase(x, weight, None, {k: kwargs[k] for k in ("stride", "padding") if k in kwargs}, error=error)
 
 
 # ----------------------------------------------------------------------------------------------

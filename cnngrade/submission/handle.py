@@ -82,6 +82,27 @@ class NetRun:
 
 
 @dataclass(frozen=True)
+class Divergence:
+    """The first training step whose loss, or Net's output, was not finite (what the submission's process
+    saw: wording only, never a verdict): ``step`` (from 1) of ``steps``, the loss then, and the kinds of
+    non-finite values the output held (among ``nan``, ``-inf``, ``inf``; empty where only the loss was)."""
+
+    step: int
+    steps: int
+    loss: float
+    output: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Training:
+    """What training a fresh Net() with a recipe gave: the predicted labels (int64) of the test inputs,
+    the only thing graded, and the first step where training diverged (None where it did not)."""
+
+    predictions: torch.Tensor
+    divergence: Divergence | None
+
+
+@dataclass(frozen=True)
 class OpRef:
     """A tensor of an :class:`OpGraph`: its input ``index`` (``source="input"``) or the result of its
     node ``index`` (``source="node"``); ``item`` picks one result of an operator that returns several
@@ -158,10 +179,12 @@ class Submission(abc.ABC):
         (parameter name -> tensor) to its tensors; it becomes the current net."""
 
     @abc.abstractmethod
-    def forward(self, x: torch.Tensor, *, train: bool = False, seed: int = 0) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, *, train: bool = False, seed: int = 0, threads: int = 0) -> torch.Tensor:
         """The current net's output for ``x``, in train or eval mode, without gradients.
 
         ``seed`` seeds torch's generator just before the call, so dropout masks are reproducible.
+        ``threads``: torch's intra-op threads during the call (0: the process's own count), as the speed
+        check times it.
         """
 
     @abc.abstractmethod
@@ -185,9 +208,11 @@ class Submission(abc.ABC):
     @abc.abstractmethod
     def train_and_predict(
         self, train_images: torch.Tensor, train_labels: torch.Tensor, recipe: dict, test_images: torch.Tensor
-    ) -> torch.Tensor:
-        """Train a fresh ``Net()`` with the harness's recipe (:class:`cnngrade.submission.training.Recipe` fields)
-        on uint8 ``train_images`` (N, H, W) or (N, C, H, W), then predict labels (int64) for ``test_images``.
+    ) -> Training:
+        """Train a fresh ``Net()`` with a recipe (:class:`cnngrade.submission.training.Recipe` fields: the
+        harness's, or the lab's) on uint8 ``train_images`` (N, H, W) or (N, C, H, W), then predict labels
+        (int64) for ``test_images``; say where training diverged, if it did
+        (:mod:`cnngrade.submission.divergence`).
 
         The test labels never reach the submission: the caller computes the accuracy.
         """

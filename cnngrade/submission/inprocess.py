@@ -6,6 +6,7 @@ submission: use the isolated backend for code you did not write.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,13 +16,15 @@ from torch import nn
 
 from cnngrade.lab.parts import Parts
 from cnngrade.submission import net_probe, op_trace
+from cnngrade.submission.divergence import DivergenceWatch
 from cnngrade.submission.errors import NotImplementedYet, StudentCodeError, SubmissionError
-from cnngrade.submission.handle import NetDescription, NetRun, OpGraph, Submission
+from cnngrade.submission.handle import NetDescription, NetRun, OpGraph, Submission, Training
 from cnngrade.submission.layout import file_for
 from cnngrade.submission.loading import LoadedModule, load_module
 from cnngrade.submission.plain import to_plain
 from cnngrade.submission.sources import read_source
-from cnngrade.submission.training import Recipe, fit, predict
+from cnngrade.submission.training import Recipe, fit, predict, torch_threads
+from cnngrade.submission.warning_origin import submission_code
 
 T = TypeVar("T")
 
@@ -41,10 +44,11 @@ class InProcessSubmission(Submission):
         file = file_for(self.path, part, self.parts)
         if file not in self._modules:
             held = [p for p in self.parts if self._file_or_none(p) == file]
-            self._modules[file] = load_module(
-                read_source(file), [n for p in held for n in self.parts.names(p)],
-                definitions_only=self.definitions_only, constants=self.parts.answers_part in held,
-            )
+            with submission_code():
+                self._modules[file] = load_module(
+                    read_source(file), [n for p in held for n in self.parts.names(p)],
+                    definitions_only=self.definitions_only, constants=self.parts.answers_part in held,
+                )
         return self._modules[file]
 
     @property
@@ -65,9 +69,11 @@ class InProcessSubmission(Submission):
         return module, module.get(name)
 
     def _run(self, what: str, module: LoadedModule, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Call student code, turning its exceptions into feedback."""
+        """Call student code, turning its exceptions into feedback; the warnings it raises are its own
+        (:func:`~cnngrade.submission.warning_origin.submission_code`)."""
         try:
-            return fn(*args, **kwargs)
+            with submission_code():
+                return fn(*args, **kwargs)
         except SubmissionError:
             raise
         except NotImplementedError as exc:
@@ -90,10 +96,11 @@ class InProcessSubmission(Submission):
         _, self._net = self._net_with_state(state or {}, seed)
         return net_probe.describe(self._net)
 
-    def forward(self, x: torch.Tensor, *, train: bool = False, seed: int = 0) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, *, train: bool = False, seed: int = 0, threads: int = 0) -> torch.Tensor:
         module = self._module(self._net_part)
         what = f"{self.parts.net_class}.forward on a batch of shape {tuple(x.shape)}"
-        return self._run(what, module, net_probe.forward, self.net, x.clone(), train=train, seed=seed)
+        with torch_threads(threads) if threads else contextlib.nullcontext():
+            return self._run(what, module, net_probe.forward, self.net, x.clone(), train=train, seed=seed)
 
     def _net_with_state(self, state: dict[str, torch.Tensor], build_seed: int) -> tuple[LoadedModule, nn.Module]:
         """A fresh network (the lab's class) built under ``build_seed`` with the parameters ``state`` names set."""
@@ -122,23 +129,24 @@ class InProcessSubmission(Submission):
 
     def train_and_predict(
         self, train_images: torch.Tensor, train_labels: torch.Tensor, recipe: dict, test_images: torch.Tensor
-    ) -> torch.Tensor:
+    ) -> Training:
         settings = Recipe.from_dict(recipe)
         self.build_net(seed=settings.seed)
         module = self._module(self._net_part)
         what = f"Training {self.parts.net_class} with the harness's recipe ({settings.optimizer}, lr {settings.lr:g})"
-        self._run(what, module, fit, self.net, train_images, train_labels, settings)
-        return self._run(f"{self.parts.net_class}.forward on the test images", module, predict, self.net,
-                         test_images, threads=settings.threads, mean=settings.normalisation[0],
-                         std=settings.normalisation[1])
+        with DivergenceWatch(self.net) as watch:
+            self._run(what, module, fit, self.net, train_images, train_labels, settings, watch.progress)
+        predictions = self._run(f"{self.parts.net_class}.forward on the test set", module, predict, self.net,
+                                test_images, settings)
+        return Training(predictions, watch.found)
 
     def predict_with_state(self, state: dict[str, torch.Tensor], images: torch.Tensor, recipe: dict) -> torch.Tensor:
         settings = Recipe.from_dict(recipe)
         self.build_net()
         module = self._module(self._net_part)
         self._run(f"Loading model.pt into {self.parts.net_class}", module, net_probe.load_state, self.net, state)
-        return self._run(f"{self.parts.net_class}.forward on the test images", module, predict, self.net, images,
-                         threads=settings.threads, mean=settings.normalisation[0], std=settings.normalisation[1])
+        return self._run(f"{self.parts.net_class}.forward on the test set", module, predict, self.net, images,
+                         settings)
 
     def cpu_only_forward(self, x: torch.Tensor) -> torch.Tensor:
         module, cls = self._get(self.parts.net_class)

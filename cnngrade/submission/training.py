@@ -5,7 +5,10 @@ seed: the model is built, batches are shuffled and dropout masks drawn from that
 wherever the submission's code runs (in the grading process, or in the sandboxed child); the
 grader computes the accuracy from the predictions (:mod:`cnngrade.grader.accuracy`).
 Images travel as uint8 ``(N, H, W)`` (or ``(N, C, H, W)``) tensors and are normalised per batch,
-each channel c: x = (pixel / 255 - mean[c]) / std[c], with the lab's ``[net] input_mean`` / ``input_std``.
+each channel c: x = (pixel / 255 - mean[c]) / std[c], with the lab's ``[net] input_mean`` / ``input_std``;
+tabular features travel as float32 ``(N, F)`` and are normalised per feature f: x = (x - mean[f]) / std[f]
+(as they are where the lab gives no mean and standard deviation). The loss and the predicted labels
+follow from what the net returns (``[net] output``: :mod:`cnngrade.lab.outputs`).
 """
 
 from __future__ import annotations
@@ -16,18 +19,16 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from cnngrade.data.split import MNIST_MEAN, MNIST_STD, normalize
+from cnngrade.lab.outputs import DEFAULT_OUTPUT, OutputKind, output_kind
 from cnngrade.submission.errors import StudentCodeError
 
 OPTIMIZERS = ("adam", "sgd")
 #: training that takes this many times ``max_cpu_seconds`` in wall-clock time is stopped (a last resort)
 WALL_FACTOR = 10
 SCHEDULES = ("none", "onecycle")
-#: the loss, by what the net returns (``[net] output``): log-probabilities, or raw scores (logits)
-LOSSES = {"log_softmax": F.nll_loss, "logits": F.cross_entropy}
 
 
 class TrainingTooSlow(StudentCodeError):
@@ -38,8 +39,8 @@ class TrainingTooSlow(StudentCodeError):
 class Recipe:
     """How the harness trains a submitted architecture.
 
-    ``epochs`` passes over the training images, each in shuffled batches of ``batch_size``;
-    ``max_samples`` (if > 0) stops earlier, after that many training images in all.
+    ``epochs`` passes over the training inputs (images or features), each in shuffled batches of
+    ``batch_size``; ``max_samples`` (if > 0) stops earlier, after that many training inputs in all.
     ``schedule="onecycle"`` ramps the learning rate up to ``lr`` and anneals it (OneCycleLR).
     ``max_cpu_seconds`` (if > 0) stops training that uses more CPU time (``time.process_time()`` of
     the process that trains: what the work costs, whatever else the machine runs) with
@@ -61,21 +62,22 @@ class Recipe:
     seed: int = 0
     max_cpu_seconds: float = 0.0
     threads: int = 1
-    #: each channel's mean and standard deviation (``[net] input_mean`` / ``input_std``); the
-    #: dataset's (MNIST's) when empty
+    #: each channel's (or feature's) mean and standard deviation (``[net] input_mean`` / ``input_std``);
+    #: when empty, MNIST's for images, none for features
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
-    #: what the net returns (``[net] output``): ``log_softmax`` (trained with ``F.nll_loss``) or
-    #: ``logits`` (trained with ``F.cross_entropy``)
-    output: str = "log_softmax"
+    #: what the net returns (``[net] output``, :data:`cnngrade.lab.outputs.OUTPUTS`): ``log_softmax``,
+    #: ``logits``, ``softmax``, ``sigmoid`` or ``logit``
+    output: str = DEFAULT_OUTPUT
+    #: the training loss (``[train] loss``), one of those that fit ``output``; None: the output's own
+    loss: str | None = None
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"train.optimizer must be one of {OPTIMIZERS}, not {self.optimizer!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"train.schedule must be one of {SCHEDULES}, not {self.schedule!r}")
-        if self.output not in LOSSES:
-            raise ValueError(f"net.output must be one of {tuple(LOSSES)}, not {self.output!r}")
+        self.kind.loss(self.loss)  # ValueError for an unknown output, or a loss that does not fit it
         if self.lr <= 0 or self.batch_size < 1 or self.epochs < 1 or self.max_samples < 0 or self.threads < 1:
             raise ValueError("train.lr must be > 0, batch_size, epochs and threads >= 1, max_samples >= 0")
 
@@ -88,20 +90,31 @@ class Recipe:
         return cls(**values)
 
     @property
+    def kind(self) -> OutputKind:
+        """What the net returns: its loss and its predicted labels."""
+        return output_kind(self.output)
+
+    @property
     def normalisation(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        """(mean, std) per channel: the recipe's, else the dataset's (MNIST's)."""
+        """(mean, std) per channel of images: the recipe's, else the dataset's (MNIST's)."""
         return self.mean or (MNIST_MEAN,), self.std or (MNIST_STD,)
 
-    def normalise(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 ``images`` ``(B, H, W)`` or ``(B, C, H, W)`` as float32 ``(B, C, H, W)``:
-        x = (pixel / 255 - mean[c]) / std[c]."""
-        return normalize(images, *self.normalisation)
+    def normalise(self, inputs: torch.Tensor) -> torch.Tensor:
+        """A batch as Net receives it, float32: uint8 images ``(B, H, W)`` or ``(B, C, H, W)`` as
+        ``(B, C, H, W)``, x = (pixel / 255 - mean[c]) / std[c]; float features ``(B, F)``,
+        x = (x - mean[f]) / std[f] (as they are without a mean and standard deviation)."""
+        if inputs.dtype == torch.uint8:
+            return normalize(inputs, *self.normalisation)
+        x = inputs.to(torch.float32)
+        if not self.mean:
+            return x
+        return (x - torch.tensor(self.mean, device=x.device)) / torch.tensor(self.std, device=x.device)
 
     def as_dict(self) -> dict:
         return asdict(self)
 
     def steps(self, n: int) -> int:
-        """Optimizer steps for ``n`` training images."""
+        """Optimizer steps for ``n`` training inputs."""
         per_epoch = -(-n // self.batch_size)
         total = per_epoch * self.epochs
         if self.max_samples:
@@ -127,10 +140,11 @@ def fit(
     recipe: Recipe,
     progress: Callable[[int, int, float], None] | None = None,
 ) -> list[float]:
-    """Train ``model`` in place with ``recipe`` on uint8 ``images`` (N, H, W) and ``labels`` (N,).
+    """Train ``model`` in place with ``recipe`` on uint8 ``images`` (N, H, W) (or float features
+    (N, F)) and ``labels`` (N,).
 
-    Minimises ``F.nll_loss(model(x), y)`` where the model returns log-probabilities, else
-    ``F.cross_entropy(model(x), y)`` (``recipe.output``).
+    Minimises the loss of what the model returns (``recipe.output``; ``recipe.loss``, or the output's
+    own: ``F.nll_loss`` of log-probabilities, ``F.binary_cross_entropy`` of a probability, ...).
     Returns the mean loss of each epoch; ``progress(step, total, loss)`` is called per step.
     """
     with torch_threads(recipe.threads):
@@ -151,6 +165,7 @@ def _fit(
     else:
         optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum)
     total = recipe.steps(len(images))
+    criterion = recipe.kind.loss(recipe.loss)
     scheduler = (
         torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.lr, total_steps=total)
         if recipe.schedule == "onecycle" else None
@@ -168,7 +183,7 @@ def _fit(
             index = order[start:start + recipe.batch_size]
             x = recipe.normalise(images[index])
             optimizer.zero_grad()
-            loss = LOSSES[recipe.output](model(x), labels[index])
+            loss = criterion(model(x), labels[index])
             loss.backward()
             optimizer.step()
             if scheduler is not None:
@@ -189,7 +204,7 @@ def _check_time(budget: float, cpu: float, wall: float, step: int, total: int) -
     if cpu > budget:
         raise TrainingTooSlow(
             f"Training Net with the harness's recipe used more than {budget:g} s of CPU time and was stopped at "
-            f"step {step} of {total} (the reference Net needs a few seconds). Look for Python loops over images or "
+            f"step {step} of {total} (the reference Net needs a few seconds). Look for Python loops over the inputs or "
             "work repeated on every call in forward."
         )
     if wall > WALL_FACTOR * budget:
@@ -200,14 +215,13 @@ def _check_time(budget: float, cpu: float, wall: float, step: int, total: int) -
         )
 
 
-def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000, threads: int = 1,
-            mean: tuple[float, ...] = (MNIST_MEAN,), std: tuple[float, ...] = (MNIST_STD,)) -> torch.Tensor:
-    """Predicted labels (argmax of the output) for uint8 ``images`` (N, H, W) or (N, C, H, W),
-    normalised with ``mean`` and ``std``, in eval mode, on ``threads`` torch threads."""
+def predict(model: nn.Module, inputs: torch.Tensor, recipe: Recipe = Recipe(), batch_size: int = 1000) -> torch.Tensor:
+    """Predicted labels, int64 (N,), for uint8 images (N, H, W) or (N, C, H, W) or float features (N, F),
+    normalised as ``recipe`` says, in eval mode, on its threads: the argmax of the output, or 0 / 1 for
+    a binary one (``recipe.output``: :meth:`cnngrade.lab.outputs.OutputKind.predict`)."""
     model.eval()
     out = []
-    with torch.no_grad(), torch_threads(threads):
-        for start in range(0, len(images), batch_size):
-            x = normalize(images[start:start + batch_size], mean, std)
-            out.append(model(x).argmax(dim=1))
+    with torch.no_grad(), torch_threads(recipe.threads):
+        for start in range(0, len(inputs), batch_size):
+            out.append(recipe.kind.predict(model(recipe.normalise(inputs[start:start + batch_size]))))
     return torch.cat(out) if out else torch.empty(0, dtype=torch.int64)

@@ -10,17 +10,20 @@ from hypothesis import settings
 from cnngrade.properties import (
     PropertyFailed,
     Supports,
+    UsageError,
     check_avg_pool2d,
     check_conv2d,
     check_conv_output_size,
     check_linear_param_count,
     check_max_pool2d,
     check_unfold,
+    conform,
     profiles,
     property_names,
 )
 from cnngrade.properties.formatting import format_tensor
 from cnngrade.properties.supports import as_supports
+from cnngrade.properties.table import OUT_OF_SCOPE, PASS
 from cnngrade.submission.errors import NotImplementedYet
 
 CI = "ci"
@@ -41,7 +44,7 @@ def relu_then_pool(x, kernel_size, stride=None, padding=0):
 
 def test_shape_failure_reads_as_one_sentence_with_the_formula_and_smallest_input():
     with pytest.raises(PropertyFailed) as failed:
-        check_max_pool2d(identity_pool, profile=CI)
+        check_max_pool2d(identity_pool, only="shape", profile=CI)
     error = failed.value
     message = str(error)
     assert error.property == "shape"
@@ -56,7 +59,7 @@ def test_shape_failure_reads_as_one_sentence_with_the_formula_and_smallest_input
 
 def test_counterexample_is_shrunk_to_the_smallest_input():
     with pytest.raises(PropertyFailed) as failed:
-        check_max_pool2d(relu_then_pool, supports=Supports(hw_input=False), profile=CI)
+        check_max_pool2d(relu_then_pool, only="matches_torch", profile=CI)
     error = failed.value
     x = error.counterexample["x"]
     assert error.property == "matches_torch"
@@ -85,7 +88,7 @@ def test_exceptions_of_the_implementation_become_failures_with_the_input():
     with pytest.raises(
         PropertyFailed, match=r"raised IndexError: index 3 is out of bounds\. Smallest failing"
     ) as failed:
-        check_max_pool2d(crashes, profile=CI)
+        check_max_pool2d(crashes, only="shape", profile=CI)
     assert isinstance(failed.value.__cause__, IndexError)
 
 
@@ -103,17 +106,17 @@ def test_missing_error_is_reported_by_the_errors_property():
 
     with pytest.raises(PropertyFailed, match=r"it should raise an error \(torch refuses") as failed:
         check_max_pool2d(
-            lenient, supports=Supports(tuple_args=False, hw_input=False), only="errors", profile=CI
+            lenient, supports=Supports(tuple_args=False, errors="torch"), only="errors", profile=CI
         )
     assert failed.value.property == "errors"
 
 
-def test_blank_templates_are_not_property_failures():
+def test_not_implemented_inside_the_declaration_fails_a_blank_template_of_the_grader_is_not_judged():
     def blank(x, kernel_size, stride=None, padding=0):
         raise NotImplementedError
 
-    with pytest.raises(NotImplementedError):
-        check_max_pool2d(blank, profile=CI)
+    with pytest.raises(PropertyFailed, match=r"raised NotImplementedError, for a case its declaration covers"):
+        check_max_pool2d(blank, only="shape", profile=CI)
 
     def blank_in_sandbox(x, kernel_size, stride=None, padding=0):
         raise NotImplementedYet("max_pool2d is not implemented yet")
@@ -122,14 +125,34 @@ def test_blank_templates_are_not_property_failures():
         check_avg_pool2d(blank_in_sandbox, profile=CI)
 
 
-def test_non_differentiable_implementations_skip_the_gradient_property():
+def test_a_check_runs_every_property_and_raises_the_table_of_its_failures():
+    with pytest.raises(PropertyFailed) as failed:
+        check_max_pool2d(identity_pool, skip="gradient_ties", profile=CI, max_examples=5)
+    error = failed.value
+    assert error.property == "shape" and len(error.failures) > 3
+    assert [f.property for f in error.failures][:2] == ["shape", "matches_torch"]
+    message = str(error)
+    assert message.startswith("identity_pool as max_pool2d, Supports()\n  shape ")
+    assert "FAIL [1]" in message and "\n[1] identity_pool(x, " in message
+
+
+def test_conform_returns_the_table_with_out_of_scope_rows_and_their_reasons():
+    table = conform("max_pool2d", F.max_pool2d, supports=Supports(errors="none"), profile=CI, max_examples=3)
+    assert table.passed and table.failures == ()
+    assert table.row("errors").status == OUT_OF_SCOPE and table.row("errors").reason == "errors='none' declared"
+    assert table.row("return_indices").reason == "not declared (return_indices)"
+    assert table.held == tuple(r.property for r in table.rows if r.status == PASS)
+    assert str(table).splitlines()[-1] == table.summary() == "all 12 properties in scope hold, 3 out of scope."
+
+
+def test_non_differentiable_implementations_have_the_gradient_out_of_scope():
     def no_grad_pool(x, kernel_size, stride=None, padding=0):
         with torch.no_grad():
             return F.max_pool2d(x, kernel_size, stride, padding)
 
-    assert check_max_pool2d(no_grad_pool, supports=Supports(hw_input=False), only="gradient", profile=CI) == (
-        "gradient",
-    )
+    assert check_max_pool2d(no_grad_pool, only="gradient", profile=CI) == ()
+    row = conform("max_pool2d", no_grad_pool, only="gradient", profile=CI).row("gradient")
+    assert row.status == OUT_OF_SCOPE and "no backward is declared" in row.reason
 
 
 def test_arithmetic_messages():
@@ -171,6 +194,7 @@ def test_format_tensor_is_one_line_in_torch_notation():
 def test_property_names_follow_the_supports_declaration():
     default = property_names(check_max_pool2d)
     assert default[:3] == ("shape", "matches_torch", "no_mutation")
+    assert default[-5:] == ("precision", "gradient", "gradient_ties", "dtype", "errors")
     assert "return_indices" not in default and "special_values" not in default
     assert {"return_indices", "special_values"} <= set(property_names(check_max_pool2d, "all"))
     assert property_names(check_conv_output_size) == ("formula",)
@@ -180,8 +204,13 @@ def test_property_names_follow_the_supports_declaration():
         "matches_torch",
         "no_mutation",
         "linearity",
+        "precision",
         "gradient",
+        "dtype",
     )
+    # declaring less: no errors without illegal arguments to pass, no dtype row, no float64
+    narrow = Supports(padding=False, stride="kernel", output_dtype="any", dtypes=("float32",))
+    assert not {"errors", "dtype", "precision"} & set(property_names(check_max_pool2d, narrow))
 
 
 def test_only_and_skip_select_properties():
@@ -208,6 +237,54 @@ def test_supports_declarations():
     assert not as_supports("torch").hw_input and as_supports("torch").return_indices
     with pytest.raises(ValueError, match="unknown supports axis"):
         as_supports({"dilations"})
+    # the short forms of the keywords: a layout string, a names dict, dtype names
+    declared = Supports(layouts="NHWC, HWC", names={"kernel_size": "size"}, dtypes="float64")
+    assert declared.layouts == ("NHWC", "HWC") and declared.name_of("kernel_size") == "size"
+    assert declared.dtypes == (torch.float64,) and declared.channels_at_end and declared.batched and declared.unbatched
+    assert declared.declared() == (
+        "Supports(layouts=('NHWC', 'HWC'), names={'kernel_size': 'size'}, dtypes=(float64))"
+    )
+
+
+@pytest.mark.parametrize(
+    ("declaration", "words"),
+    [
+        ({"layouts": "NCHW,NHWC"}, "channels first and channels last cannot be told apart"),
+        ({"layouts": "NCWH"}, "expected some of NCHW, CHW, HW, NHWC, HWC"),
+        ({"stride": "2"}, "Supports(stride='2'): expected one of any, 1, kernel"),
+        ({"dtypes": "float8"}, "'float8' is not one of"),
+        ({"errors": "some"}, "expected one of any, torch, none"),
+    ],
+)
+def test_a_declaration_that_means_nothing_is_a_usage_error(declaration, words):
+    with pytest.raises(UsageError) as refused:
+        Supports(**declaration)
+    assert words in str(refused.value)
+
+
+def test_what_cannot_be_called_as_declared_is_a_usage_error_saying_what_to_pass():
+    class Layer:
+        def __init__(self, kernel_size):
+            self.kernel_size = kernel_size
+
+        def forward(self, x):
+            return F.max_pool2d(x, self.kernel_size)
+
+    with pytest.raises(UsageError, match="is a class with a forward method: declare calling='layer'"):
+        check_max_pool2d(Layer)
+    with pytest.raises(UsageError, match="an object with a forward method, not a function or an nn.Module: pass "
+                                         "its class with calling='layer'"):
+        check_max_pool2d(Layer(2))
+    with pytest.raises(UsageError, match="calling='cs231n' pooling passes pool_param"):
+        check_max_pool2d(F.max_pool2d, supports=Supports(calling="cs231n"))
+    with pytest.raises(UsageError, match="numpy arrays cannot go through an nn.Module"):
+        check_max_pool2d(torch.nn.MaxPool2d, supports=Supports(array="numpy"))
+    with pytest.raises(UsageError, match="unfold is checked on channels-first inputs only"):
+        check_unfold(F.unfold, supports=Supports(layouts="NHWC"))
+    with pytest.raises(UsageError, match="backward= goes with a function"):
+        check_max_pool2d(torch.nn.MaxPool2d, backward=lambda dout, x: dout)
+    assert check_max_pool2d(Layer, supports=Supports(calling="layer", tuple_args=False, padding=False,
+                                                     stride="kernel"), profile=CI, max_examples=3)
 
 
 def test_modules_without_arguments_to_read_are_refused():
@@ -252,12 +329,51 @@ def test_ci_profile_is_derandomized_without_database_or_deadline():
 def test_profile_selection(monkeypatch):
     monkeypatch.delenv(profiles.PROFILE_ENV, raising=False)
     monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(profiles, "_loaded", None)
     assert profiles.profile_name() == "dev"
     monkeypatch.setenv("CI", "true")
     assert profiles.profile_name() == "ci"
     monkeypatch.setenv(profiles.PROFILE_ENV, "dev")
     assert profiles.profile_name() == "dev"
     assert profiles.profile_name("ci") == "ci"
+
+
+def test_the_environment_picks_the_profile_without_load_profile(monkeypatch):
+    monkeypatch.setattr(profiles, "_loaded", None)
+    monkeypatch.delenv(profiles.MAX_EXAMPLES_ENV, raising=False)
+    monkeypatch.setenv(profiles.PROFILE_ENV, "dev")
+    assert profiles.active_settings().max_examples == profiles.DEV_MAX_EXAMPLES
+    monkeypatch.setenv(profiles.PROFILE_ENV, "ci")
+    assert profiles.active_settings().max_examples == profiles.CI_MAX_EXAMPLES
+    assert profiles.active_settings("dev").max_examples == profiles.DEV_MAX_EXAMPLES
+    monkeypatch.setenv(profiles.PROFILE_ENV, "fast")
+    with pytest.raises(UsageError, match="no Hypothesis profile 'fast'"):
+        profiles.active_settings()
+
+
+def test_a_check_writes_nothing_into_the_working_folder_and_dev_keeps_its_examples_in_the_cache(
+    tmp_path, monkeypatch
+):
+    work, cache = tmp_path / "work", tmp_path / "cache"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(profiles, "_loaded", None)
+    monkeypatch.setenv(profiles.PROFILE_ENV, "dev")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    profiles.register_profiles()  # the dev profile's database, in this cache
+
+    def failing(size, kernel_size, stride=1, padding=0, dilation=1):
+        return 0
+
+    try:
+        with pytest.raises(PropertyFailed):
+            check_conv_output_size(failing, max_examples=3)
+    finally:
+        monkeypatch.undo()
+        profiles.register_profiles()
+    assert list(work.iterdir()) == []
+    assert any((cache / "cnngrade" / "hypothesis").iterdir())
+    assert settings.get_profile("ci").database is None
 
 
 def test_example_count_is_overridable(monkeypatch):

@@ -1,5 +1,6 @@
-"""The property suites pass on the lab's reference code, on torch.nn.functional itself and on
-torch's layers (module instances and classes), under the derandomized ``ci`` profile.
+"""The property suites pass on the lab's reference code (as the lab declares it), on
+torch.nn.functional itself (with the default declaration, and with all it supports) and on torch's
+layers (module instances and classes), under the derandomized ``ci`` profile.
 
 The reference checks use the pytest-friendly form (one test per property, through
 ``property_names``); the others run whole checks.
@@ -15,6 +16,7 @@ import pytest
 import torch.nn as nn
 import torch.nn.functional as F
 
+from cnngrade.grader.checks import LAB_SUPPORTS
 from cnngrade.properties import (
     Supports,
     check_avg_pool2d,
@@ -60,24 +62,28 @@ REFERENCE = [
     [
         pytest.param(check, fn, prop, id=f"{fn.__name__}-{prop}")
         for check, fn in REFERENCE
-        for prop in property_names(check)
+        for prop in property_names(check, LAB_SUPPORTS)
     ],
 )
 def test_reference_has_property(check, fn, prop):
-    assert check(fn, only=prop, profile=CI) == (prop,)
+    assert check(fn, supports=LAB_SUPPORTS, only=prop, profile=CI) == (prop,)
 
 
-@pytest.mark.parametrize(
-    ("check", "fn"),
-    [
-        (check_max_pool2d, F.max_pool2d),
-        (check_avg_pool2d, F.avg_pool2d),
-        (check_unfold, F.unfold),
-        (check_fold, F.fold),
-        (check_conv2d, F.conv2d),
-    ],
-    ids=["max_pool2d", "avg_pool2d", "unfold", "fold", "conv2d"],
-)
+FUNCTIONAL = [
+    (check_max_pool2d, F.max_pool2d),
+    (check_avg_pool2d, F.avg_pool2d),
+    (check_unfold, F.unfold),
+    (check_fold, F.fold),
+    (check_conv2d, F.conv2d),
+]
+
+
+@pytest.mark.parametrize(("check", "fn"), FUNCTIONAL, ids=["max_pool2d", "avg_pool2d", "unfold", "fold", "conv2d"])
+def test_torch_functional_passes_its_suite_with_the_defaults(check, fn):
+    assert check(fn, profile=CI, max_examples=15) == property_names(check)
+
+
+@pytest.mark.parametrize(("check", "fn"), FUNCTIONAL, ids=["max_pool2d", "avg_pool2d", "unfold", "fold", "conv2d"])
 def test_torch_functional_passes_everything_it_supports(check, fn):
     checked = check(fn, supports=Supports.torch(), profile=CI)
     assert checked == property_names(check, Supports.torch())

@@ -107,3 +107,48 @@ def test_byte_values_are_exact_quarters_and_unique_values_distinct(data):
     unique = bytes_to_values(data, unique=True)
     assert len(set(unique.tolist())) == len(data)
     assert bytes_to_values(bytes(len(data))).tolist() == [0.0] * len(data)
+    fine = bytes_to_values(data, fine=True)
+    assert np.all(np.abs(fine - values) > 0) and np.all(np.abs(fine - values) < 1e-8)
+    assert set(bytes_to_values(data, tied=True).tolist()) <= {-1.0, 0.0, 1.0}
+
+
+#: a declaration of less than the default: single images, ints, square kernels, no padding, windows side by side
+NARROW = Supports(layouts="CHW", tuple_args=False, square_kernels=True, padding=False, stride="kernel",
+                  torch_defaults=False)
+
+
+@CI
+@given(pool_cases("max", NARROW))
+def test_pool_cases_stay_inside_a_narrow_declaration(case):
+    assert case.x.dim() == 3 and list(case.kwargs) == ["kernel_size"] and isinstance(case.kwargs["kernel_size"], int)
+    assert F.max_pool2d(case.x, **case.kwargs).shape == case.output_shape()
+
+
+@CI
+@given(conv_cases(Supports(tuple_args=False, padding=False, stride="1", layouts="NCHW")))
+def test_conv_kernels_need_not_be_square_where_the_arguments_are_ints(case):
+    assert case.x.dim() == 4 and case.kwargs == {}
+
+
+def test_conv_kernels_with_int_arguments_are_drawn_rectangular_too():
+    shapes = set()
+
+    @CI
+    @given(conv_cases(Supports(tuple_args=False)))
+    def collect(case):
+        shapes.add(tuple(case.weight.shape[-2:]))
+
+    collect()
+    assert any(kh != kw for kh, kw in shapes)
+
+
+@CI
+@given(pool_error_cases("max", Supports(padding=False)))
+def test_pool_error_cases_without_padding_are_zero_strides(case):
+    assert case.error == "stride" and "padding" not in case.kwargs
+
+
+@CI
+@given(conv_error_cases(Supports(stride="1")))
+def test_conv_error_cases_with_stride_1_only_are_kernels_too_large(case):
+    assert case.error == "kernel" and "stride" not in case.kwargs
