@@ -63,7 +63,7 @@ def test_forward_returns_tensor(submission, lab, images):
 
 @pytest.mark.points(10)
 def test_output_shape(submission, lab, images):
-    """Output has shape (N, {classes}) for batches of {batch_sizes} inputs"""
+    """Output has shape (N, {classes}) for batches of {batch_sizes} {inputs}"""
     submission.build_net()
     for n in lab.setting("net.batch_sizes"):
         checked_output(submission, lab, images(n))
@@ -216,7 +216,7 @@ def expect_deterministic(submission, lab, x: torch.Tensor) -> None:
 
 @pytest.mark.points(5)
 def test_batch_independence(submission, lab, images):
-    """In eval mode each input's output does not depend on the other inputs in its batch"""
+    """In eval mode each {input}'s output does not depend on the other {inputs} in its batch"""
     submission.build_net()
     x = images(batch_size(lab))
     expect_deterministic(submission, lab, x)

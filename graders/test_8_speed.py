@@ -108,13 +108,13 @@ def test_inference_speed(submission, reference_submission, lab, images, speed_be
     noun = input_noun(lab)
     figures = (f"Net runs at {result.student_fps:,.0f} {noun}s/s, the reference at {result.reference_fps:,.0f} "
                f"{noun}s/s (ratio {result.ratio:.2f}: the median of {verdict.rounds} rounds on batches of {n}, one "
-               "thread each).")
+               "thread each")
     data(request, fps=result.student_fps, reference_fps=result.reference_fps, ratio=result.ratio,
          rounds=verdict.rounds)
-    measured(request, f"{figures} At least {needed:g} is needed.")
-    how = (f"{verdict.short} of {verdict.rounds} rounds fell short of it, which a Net fast enough would do with a "
-           f"chance under {1 - CONFIDENCE:.0%}" if verdict.confident else
-           f"the rounds disagreed over {len(verdict.measurements)} measurements, so their median decided")
-    expect(verdict.passed, f"{figures} At least {needed:g} is needed ({how}): look for Python loops over "
-                           f"{noun}s or work repeated on every call.")
-    expect(result.student_fps >= floor, f"{figures} At least {floor:,} {noun}s/s is needed on {device}.")
+    measured(request, f"{figures}). At least {needed:g} is needed.")
+    how = (f"{verdict.short} fell short of {needed:g}, which a Net fast enough would do with a chance under "
+           f"{1 - CONFIDENCE:.0%}" if verdict.confident else
+           f"they disagreed over {len(verdict.measurements)} measurements, so their median decided")
+    expect(verdict.passed, f"{figures}; {how}). At least {needed:g} is needed: look for Python loops over {noun}s or "
+                           "work repeated on every call.")
+    expect(result.student_fps >= floor, f"{figures}). At least {floor:,} {noun}s/s is needed on {device}.")

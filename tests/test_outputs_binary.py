@@ -62,6 +62,10 @@ def test_the_reference_and_a_flat_output_get_full_marks_and_the_template_none(gr
     for name in ("reference", "flat_output"):  # (N, 1) and (N,): one probability per input
         grade = graded[name]
         assert grade.failed() == {} and set(grade.checks) == CHECKS and grade.score == grade.max_score == 85
+    titles = {check: info["name"] for check, info in graded["reference"].checks.items()}
+    assert titles["test_batch_independence"] == ("In eval mode each input's output does not depend on the other "
+                                                 "inputs in its batch")
+    assert titles["test_output_shape"] == "Output has shape (N, 1) for batches of 1, 7 and 64 inputs"
     template = graded["student_templates"]
     assert template.score == 0 and set(template.failed()) == CHECKS
     output = " ".join(graded["reference"].stdout.split())

@@ -116,7 +116,7 @@ class Net(nn.Module):
 '''
 
 
-@background("outputs_kinds", cost=12)
+@background("outputs_kinds", cost=10)
 def grade_each_kind(scratch: Path, runner: Runner) -> dict[str, dict[str, Grade]]:
     """Each kind's lab, graded on a Net returning each output of its family (several classes or binary)."""
     grades = {}

@@ -10,7 +10,6 @@ And gradings of Nets the grader cannot reproduce (tests/speed/), judged by their
 from __future__ import annotations
 
 import random
-import sys
 import time
 from pathlib import Path
 

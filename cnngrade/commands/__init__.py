@@ -35,7 +35,7 @@ VERBS = {
     "merge": ("cnngrade.commands.merge", "join the output folders of a class's shards into one gradebook"),
     "report": ("cnngrade.commands.report", "write a batch's report.html: the class at a glance"),
     "gradescope": ("cnngrade.commands.gradescope", "build Gradescope's autograder.zip for the lab"),
-    "conform": ("cnngrade.commands.conform", "check a pooling or convolution of your own against torch: every property"),
+    "conform": ("cnngrade.commands.conform", "check a layer of your own against torch, property by property"),
 }
 
 

@@ -52,7 +52,7 @@ from cnngrade.grader.feedback import (
     is_absent,
     is_feedback,
 )
-from cnngrade.grader.inputs import Inputs, image_batch
+from cnngrade.grader.inputs import Inputs, image_batch, input_noun
 from cnngrade.grader.options import wants_benchmark_output
 from cnngrade.grader.scoring import Scoreboard
 from cnngrade.grader.submissions import Submissions
@@ -425,8 +425,9 @@ LAYER_WORDS = {"conv2d": "conv", "linear": "fully connected", "dropout": "dropou
 def _in_lab_terms(config: pytest.Config, text: str) -> str:
     """``text`` (a check's title or feedback, which call the network ``Net``) with the lab's class name
     (``[net] class``) for ``Net``, and its number of classes, batch sizes and the layer kinds ``[net]
-    min_layers`` asks for (at least one of) for ``{classes}``, ``{batch_sizes}`` and ``{layers}`` (in
-    titles: "Output has shape (N, {classes})")."""
+    min_layers`` asks for (at least one of) for ``{classes}``, ``{batch_sizes}`` and ``{layers}``, and what
+    one input is for ``{input}`` / ``{inputs}`` (image, or input for tabular features; in titles: "Output
+    has shape (N, {classes})")."""
     try:
         lab = lab_config(config)
         name = lab.parts.net_class
@@ -438,6 +439,7 @@ def _in_lab_terms(config: pytest.Config, text: str) -> str:
     listed = ", ".join(sizes[:-1]) + f" and {sizes[-1]}" if len(sizes) > 1 else "".join(sizes)
     text = text.replace("{classes}", classes).replace("{batch_sizes}", listed or "several sizes")
     text = text.replace("{layers}", ", ".join(layers) or "none")
+    text = text.replace("{input}", input_noun(lab)).replace("{inputs}", f"{input_noun(lab)}s")
     return text if name == "Net" else _NET.sub(name, text)
 
 

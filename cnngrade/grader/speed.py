@@ -105,6 +105,7 @@ class SpeedVerdict:
 
     @property
     def rounds(self) -> int:
+        """The timed rounds of all measurements."""
         return len(self.pooled.student_times)
 
     @property
@@ -142,7 +143,8 @@ def admit(seen: set[bytes], x: torch.Tensor) -> None:
     seen.add(key)
 
 
-def output_problem(output: torch.Tensor, expected: torch.Tensor, tolerance: float, *, raw: bool = False) -> float | None:
+def output_problem(output: torch.Tensor, expected: torch.Tensor, tolerance: float, *,
+                   raw: bool = False) -> float | None:
     """None when ``output`` is within ``tolerance`` of ``expected`` everywhere, else the largest difference
     (inf for another shape or non-finite values).
 
@@ -244,7 +246,6 @@ def measure(
     repeats: int = 15,
     warmup: int = 3,
     check: Check | None = None,
-    synchronize: Callable[[], None] = lambda: None,
     clock: Clock = time.perf_counter,
     seen: set[bytes] | None = None,
 ) -> SpeedVerdict:
@@ -255,7 +256,7 @@ def measure(
     measurements: list[SpeedComparison] = []
     for attempt in range(max(attempts, 1)):
         measurements.append(compare_fps(student, reference, batches(attempt), repeats=repeats, warmup=warmup,
-                                        synchronize=synchronize, check=check, seen=seen, clock=clock))
+                                        check=check, seen=seen, clock=clock))
         ratios = [r for m in measurements for r in m.ratios]
         decided = sign_test(ratios, threshold, confidence)
         if decided is not None:

@@ -1,11 +1,12 @@
 """Grade a lab's mutants (:mod:`cnngrade.lab.mutants`) and name each its checks cannot tell from the
 reference: ``cnngrade check-lab DIR --mutants``.
 
-A mutant is killed when a check the reference passes fails on it, both graded in the same runs as
-submissions: folders holding the reference's files (not its ``model.pt``: a student's weights come from
-their own Net), the network file mutated. Only the checks of Net run (``-m "not needs and not answers"``:
-the checks of the lab's other parts, its pooling or its questions, see the same files in every mutant).
-They run in two stages, so that a mistake the cheap checks see costs no training:
+A mutant is killed when a check worth points that the reference passes fails on it, both graded in the
+same runs as submissions: folders holding the reference's files (not its ``model.pt``: a student's weights
+come from their own Net), the network file mutated. Only the checks of Net run (``-m "not needs and not
+answers"``: the checks of the lab's other parts, its pooling or its questions, see the same files in every
+mutant), and not those ``[points]`` sets to 0 (they cannot lower a mark). They run in two stages, so that
+a mistake the cheap checks see costs no training:
 
 1. every mutant and the reference, on the grader files that do not train or time Net;
 2. the mutants no check of stage 1 killed, and the reference, on those that do (:data:`COSTLY`).
@@ -92,7 +93,7 @@ def mutant_problems(lab_dir: Path, graders: Path, *, data_root: Path | None = No
             folders[mutant.name] = Path(scratch, mutant.name)
             copy_submission(reference, folders[mutant.name], {net_file: mutant.source})
         try:
-            verdicts, timings = _judge(mutants, folders, graders, options, jobs, runner, say)
+            verdicts, timings = _judge(mutants, folders, graders, options, jobs, runner)
         except _ReferenceFails as exc:
             return exc.problems
     say(_table(made, verdicts))
@@ -115,7 +116,7 @@ class _ReferenceFails(Exception):
 
 
 def _judge(mutants: Sequence[Mutant], folders: dict[str, Path], graders: Path, options: Sequence[str], jobs: int,
-           runner: Runner, say: Callable[[str], None]) -> tuple[dict[str, Verdict], list[str]]:
+           runner: Runner) -> tuple[dict[str, Verdict], list[str]]:
     """Each mutant's verdict, graded in stages (the module's docstring), and each stage's time in words."""
     cheap = [p.name for p in sorted(graders.glob("test_*.py")) if p.name not in COSTLY]
     costly = [name for name in COSTLY if (graders / name).is_file()]
@@ -137,9 +138,6 @@ def _judge(mutants: Sequence[Mutant], folders: dict[str, Path], graders: Path, o
         if baseline.failed():
             raise _ReferenceFails([f"the reference fails {check} in the mutants' grading: {' '.join(why.split())[:300]}"
                                    for check, why in baseline.failed().items()])
-        skipped = sorted(name for name, c in baseline.checks.items() if c["status"] == "skipped")
-        if skipped:
-            say(f"Not judged here (the reference's were skipped): {', '.join(skipped)}.")
         for mutant in remaining:
             verdicts[mutant.name] = _verdict(mutant, grades[mutant.name], baseline)
         remaining = [m for m in remaining if not verdicts[m.name].killed_by]

@@ -622,7 +622,7 @@ def fixed_batch(net: NetSource) -> str:
 def transposed_flatten(net: NetSource) -> str:
     op = net.first("flatten", in_forward=True)
     net.replace(op.node, template("X.transpose(-1, -2).flatten(1)", X=op.input))
-    return "the flatten of the transposed tensor (its last two dimensions swapped)"
+    return "the last two dimensions swapped before the flatten"
 
 
 #: every mutation: its name, what it is in general, the function that makes it

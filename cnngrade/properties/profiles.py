@@ -9,8 +9,12 @@ cnngrade never changes a user's Hypothesis settings):
     no "explain" phase. For graders and continuous integration.
 ``dev``
     random, more examples (:data:`DEV_MAX_EXAMPLES`), no deadline, an example database in the
-    user's cache folder (:func:`database_dir`: failures are replayed first on the next run;
-    nothing is written into the working folder). For local exploration.
+    user's cache folder (:func:`storage_dir`, ``examples/``: failures are replayed first on the
+    next run). For local exploration.
+
+Whatever the profile, nothing is written into the working folder: while a check runs,
+Hypothesis's storage (where it caches the constants it reads from local source files, by default
+``.hypothesis/`` in the working folder) is :func:`storage_dir` too (:func:`cache_storage`).
 
 The profile a check runs under (:func:`profile_name`): its ``profile=`` argument, else the
 environment variable ``CNNGRADE_HYPOTHESIS_PROFILE``, else the one last loaded with
@@ -30,9 +34,11 @@ be slow), ``report_multiple_bugs=False`` (one failure per property, the smallest
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, Phase, configuration, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import InvalidArgument
 
@@ -57,11 +63,28 @@ _registered = False
 _loaded: str | None = None
 
 
-def database_dir() -> Path:
-    """Where the ``dev`` profile keeps its examples: ``$XDG_CACHE_HOME/cnngrade/hypothesis``
-    (``~/.cache/cnngrade/hypothesis``). Hypothesis creates it when it first saves an example."""
+def storage_dir() -> Path:
+    """Hypothesis's storage while a check runs: ``$XDG_CACHE_HOME/cnngrade/hypothesis``
+    (``~/.cache/cnngrade/hypothesis``); the ``dev`` profile's examples are in its ``examples/``.
+    Hypothesis creates it when it first writes there."""
     cache = os.environ.get("XDG_CACHE_HOME", "").strip()
     return (Path(cache) if cache else Path.home() / ".cache") / "cnngrade" / "hypothesis"
+
+
+#: the module global of hypothesis.configuration that holds its storage directory (None: not chosen yet)
+_HOME = "__hypothesis_home_directory"
+
+
+@contextmanager
+def cache_storage() -> Iterator[None]:
+    """Hypothesis's storage directory is :func:`storage_dir` meanwhile, not ``.hypothesis/`` in the
+    working folder; whatever it was (the user's own choice, or none yet) is restored after."""
+    before = getattr(configuration, _HOME, None)
+    configuration.set_hypothesis_home_dir(storage_dir())
+    try:
+        yield
+    finally:
+        setattr(configuration, _HOME, before)
 
 
 def register_profiles() -> None:
@@ -83,7 +106,7 @@ def register_profiles() -> None:
         max_examples=DEV_MAX_EXAMPLES,
         derandomize=False,  # explicit: on CI, Hypothesis's own defaults derandomize
         deadline=None,
-        database=DirectoryBasedExampleDatabase(database_dir()),
+        database=DirectoryBasedExampleDatabase(storage_dir() / "examples"),
         print_blob=True,
         suppress_health_check=_QUIET_HEALTH_CHECKS,
     )

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from cnngrade.properties.catalogue import Catalogue, Names, select
 from cnngrade.properties.context import CheckContext, Context, Tally
 from cnngrade.properties.failure import PropertyFailed
-from cnngrade.properties.profiles import active_settings
+from cnngrade.properties.profiles import active_settings, cache_storage
 from cnngrade.properties.supports import SupportsArg, as_supports
 from cnngrade.properties.table import FAIL, OUT_OF_SCOPE, PASS, Conformance, Row
 
@@ -48,7 +48,7 @@ def run_property(
     # distinguishes the database entries (and the derandomized seeds) of different checks
     property_test._hypothesis_internal_add_digest = key.encode()  # type: ignore[attr-defined]
     test = active_settings(profile, max_examples)(given(args=strategy)(property_test))
-    with single_threaded(), warnings.catch_warnings():
+    with single_threaded(), cache_storage(), warnings.catch_warnings():
         # torch's own notice when F.conv2d pads 'same' with an even kernel; not the user's doing
         warnings.filterwarnings("ignore", message="Using padding='same'", category=UserWarning)
         test()

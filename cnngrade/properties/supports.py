@@ -181,7 +181,7 @@ class Supports:
         """``Supports(array='numpy', layouts=('NHWC',))``: the fields that differ from the default."""
         default = Supports()
         changed = [
-            f"{f.name}={_shown(getattr(self, f.name))}"
+            f"{f.name}={declared_value(getattr(self, f.name))}"
             for f in dataclasses.fields(self)
             if getattr(self, f.name) != getattr(default, f.name)
         ]
@@ -218,7 +218,9 @@ def _dtype(value: Any) -> torch.dtype:
     return _DTYPES[name]
 
 
-def _shown(value: Any) -> str:
+def declared_value(value: Any) -> str:
+    """A declaration's value as :meth:`Supports.declared` shows it: ``'numpy'``, ``('NHWC',)``,
+    ``(float32, float64)``, ``{'kernel_size': 'size'}``."""
     if isinstance(value, tuple) and value and isinstance(value[0], torch.dtype):
         return "(" + ", ".join(str(v).removeprefix("torch.") for v in value) + ")"
     if isinstance(value, tuple) and value and isinstance(value[0], tuple):

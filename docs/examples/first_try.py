@@ -1,4 +1,5 @@
-"""A first try at max pooling with numpy on (N, H, W, C) batches: two bugs that docs/properties.md shows."""
+"""A first try at max pooling with numpy on (N, H, W, C) batches, as a script that tries it out: two bugs,
+which docs/properties.md finds."""
 
 import numpy as np
 
@@ -12,3 +13,8 @@ def max_pool(x, kernel_size, stride):
             window = x[:, i * stride:i * stride + kernel_size, j * stride:j * stride + kernel_size]
             out[:, i, j] = window.max(axis=(1, 2))
     return out
+
+
+# the script's own try: `cnngrade conform` loads definitions only, so this does not run there
+batch = np.random.default_rng(0).standard_normal((64, 28, 28, 8)).astype(np.float32)
+print(max_pool(batch, 2, 2).shape)

@@ -27,7 +27,3 @@ def max_pool_backward(dout, x, kernel_size, stride):
             dx[images, i * stride + rows, j * stride + cols, channels] += dout[:, i, j]
     return dx
 
-
-# the script's own demo: `cnngrade conform` loads definitions only, so this does not run there
-batch = np.random.default_rng(0).standard_normal((64, 28, 28, 8)).astype(np.float32)
-print(max_pool(batch, 2, 2).shape)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from cnngrade.properties import OPERATIONS, Supports, conform, property_names
+from cnngrade.properties import OPERATIONS, Supports, conform, conformance_tests, property_names
 from cnngrade.properties.table import FAIL, OUT_OF_SCOPE, PASS
 from tests.mutation import load_module, mutate
 from tests.paths import TESTS
@@ -233,3 +233,10 @@ def test_not_implemented_inside_the_declaration_fails_and_outside_it_is_out_of_s
     assert any("declare padding=False" in hint for hint in shape.hints)
     errors = table.row("errors")
     assert errors.status == OUT_OF_SCOPE and "NotImplementedError for illegal arguments" in errors.reason
+
+
+# the pytest form: one test per property of a layer, out-of-scope ones skipped (this numpy layer has no backward)
+_NCHW = load_module(source(LAYERS["numpy_nchw_max"]), "cnngrade_tests_conformance_pytest_form")
+test_the_pytest_form_makes_one_test_per_property = conformance_tests(
+    "max_pool2d", _NCHW.max_pool2d, supports=LAYERS["numpy_nchw_max"].supports, profile=CI, max_examples=5
+)

@@ -372,7 +372,7 @@ def test_a_check_writes_nothing_into_the_working_folder_and_dev_keeps_its_exampl
         monkeypatch.undo()
         profiles.register_profiles()
     assert list(work.iterdir()) == []
-    assert any((cache / "cnngrade" / "hypothesis").iterdir())
+    assert any((cache / "cnngrade" / "hypothesis" / "examples").iterdir())
     assert settings.get_profile("ci").database is None
 
 
