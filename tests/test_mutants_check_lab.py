@@ -1,7 +1,6 @@
 """``cnngrade check-lab DIR --mutants``: a shipped lab's checks kill every applicable mutant of its
-reference; a lab whose checks cannot see some mistakes (labs/mlp-mnist "as it was" before its checks were
-complete: the architecture and speed checks worth 0 points, no dataset) has its survivors named, and
-check-lab exits 1."""
+reference; a lab whose checks cannot see some mistakes (labs/pima-mlp "as it was" before its checks were
+complete: the architecture check worth 0 points) has its survivors named, and check-lab exits 1."""
 
 from __future__ import annotations
 
@@ -12,6 +11,7 @@ from cnngrade.lab.mutant_run import mutant_problems
 from tests.paths import ROOT
 
 MLP = ROOT / "labs" / "mlp-mnist"
+PIMA = ROOT / "labs" / "pima-mlp"
 
 
 def test_the_mlp_labs_checks_kill_every_applicable_mutant(warm):
@@ -30,19 +30,24 @@ def test_the_mlp_labs_checks_kill_every_applicable_mutant(warm):
 
 
 def test_a_lab_that_cannot_see_some_mistakes_names_them_and_is_not_ready(tmp_path, capsys):
-    text = (MLP / "lab.toml").read_text(encoding="utf-8")
-    text = text[: text.index("[accuracy]")] + text[text.index("[speed]"):]  # no dataset: no accuracy checks
-    (tmp_path / "lab.toml").write_text(
+    """The binary lab as it was before its checks were complete: the architecture check (and speed's,
+    which compares with it) worth 0 points. Its output check sees the sigmoid left out, its accuracy check
+    the double sigmoid (in stage 2), nothing tanh for ReLU."""
+    lab = tmp_path / "pima-mlp"
+    shutil.copytree(PIMA, lab)
+    text = (lab / "lab.toml").read_text(encoding="utf-8")
+    (lab / "lab.toml").write_text(
         text.replace("[points]\n", "[points]\ntest_architecture = 0\ntest_inference_speed = 0\n"), encoding="utf-8")
-    shutil.copytree(MLP / "reference", tmp_path / "reference")
-    status = check_lab.main([str(tmp_path), "--mutants", "--only", "relu_on_output,no_output,tanh_for_relu,avg_pool"])
+    status = check_lab.main([str(lab), "--mutants", "--only", "sigmoid_on_output,no_output,tanh_for_relu,avg_pool"])
     out = capsys.readouterr().out
     assert status == 1, out
     assert "Mutants of Net" in out and "3 made, 1 not applicable." in out
-    assert "relu_on_output  a ReLU on the last layer's scores: SURVIVED" in out
-    assert "no_output       no log_softmax: the last layer's scores returned: killed by test_log_softmax" in out
-    assert "1 of 3 mutants killed." in out
-    assert ("  - your lab cannot tell tanh_for_relu (tanh for the first ReLU) from the reference: forward, line 35: "
-            "`x = F.relu(self.fc1(x))` -> `x = torch.tanh(self.fc1(x))`") in out
-    assert "stage 2: no check of test_7_accuracy.py, test_8_speed.py applies" in out
-    assert f"cnngrade check-lab: {tmp_path} is not ready: 2 problems." in out
+    assert "sigmoid_on_output  a sigmoid on the last layer's scores: killed by test_learns" in out
+    assert "no_output          no sigmoid: the last layer's scores returned: killed by test_sigmoid" in out
+    assert "tanh_for_relu      tanh for the first ReLU: SURVIVED" in out
+    assert "avg_pool           not applicable: the reference's Net has no max_pool2d layer" in out
+    assert "2 of 3 mutants killed." in out
+    assert "stage 2: 1 check x 2 mutants and the reference" in out  # test_learns alone; speed is worth 0
+    assert ("  - your lab cannot tell tanh_for_relu (tanh for the first ReLU) from the reference: forward, line 32: "
+            "`x = torch.relu(self.fc1(x))` -> `x = torch.tanh(self.fc1(x))`") in out
+    assert f"cnngrade check-lab: {lab} is not ready: 1 problem." in out

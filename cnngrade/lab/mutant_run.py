@@ -133,8 +133,9 @@ def _judge(mutants: Sequence[Mutant], folders: dict[str, Path], graders: Path, o
             timings.append(f"stage {stage}: no check of {', '.join(files)} applies")
             continue
         baseline = grades[BASELINE]
-        timings.append(f"stage {stage}: {len(baseline.checks)} checks x {len(remaining)} mutants and the reference, "
-                       f"{time.perf_counter() - began:.1f} s")
+        checks = len(baseline.checks)
+        timings.append(f"stage {stage}: {checks} check{'s' if checks != 1 else ''} x {len(remaining)} mutants and the "
+                       f"reference, {time.perf_counter() - began:.1f} s")
         if baseline.failed():
             raise _ReferenceFails([f"the reference fails {check} in the mutants' grading: {' '.join(why.split())[:300]}"
                                    for check, why in baseline.failed().items()])

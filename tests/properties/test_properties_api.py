@@ -75,6 +75,7 @@ def test_failures_are_deterministic_under_ci():
         with pytest.raises(PropertyFailed) as failed:
             check_avg_pool2d(
                 lambda x, kernel_size, stride=None, padding=0: F.avg_pool2d(x, kernel_size, stride, 0),
+                only=("shape", "matches_torch", "errors"),
                 profile=CI,
             )
         messages.append(str(failed.value))
@@ -127,9 +128,9 @@ def test_not_implemented_inside_the_declaration_fails_a_blank_template_of_the_gr
 
 def test_a_check_runs_every_property_and_raises_the_table_of_its_failures():
     with pytest.raises(PropertyFailed) as failed:
-        check_max_pool2d(identity_pool, skip="gradient_ties", profile=CI, max_examples=5)
+        check_max_pool2d(identity_pool, only=("shape", "matches_torch", "no_mutation", "dtype"), profile=CI)
     error = failed.value
-    assert error.property == "shape" and len(error.failures) > 3
+    assert error.property == "shape" and len(error.failures) == 3
     assert [f.property for f in error.failures][:2] == ["shape", "matches_torch"]
     message = str(error)
     assert message.startswith("identity_pool as max_pool2d, Supports()\n  shape ")
