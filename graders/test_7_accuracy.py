@@ -140,7 +140,7 @@ def output_hint(settings: dict) -> str:
     """Where to look when Net learns too little: what it returns (for the recipe's loss), and its layers."""
     kind = output_kind(settings["output"])
     loss = settings.get("loss") or kind.default_loss
-    return f"Check that Net returns {kind.returns} (for the {loss} loss) and that every layer can learn."
+    return f"Check that Net returns {kind.returns}, as the {loss} loss expects, and that every layer can learn."
 
 
 @pytest.mark.points(10)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sys
 
 import nbformat
 import pytest
 import torch.nn.functional as F
 
+from cnngrade.grader.checks import LAB_SUPPORTS
 from cnngrade.grader.invocation import run_graders
 from cnngrade.grader.scoring import INTERNAL_ERROR, Scoreboard
 from cnngrade.properties import PropertyFailed, check_max_pool2d
@@ -160,7 +162,7 @@ def _pool(stride_when_omitted: int | None):
 @pytest.mark.parametrize(("stride_when_omitted", "noted"), [(1, True), (None, False)])
 def test_the_stride_note_of_the_properties_appears_only_where_the_call_omits_the_stride(stride_when_omitted, noted):
     with pytest.raises(PropertyFailed) as info:
-        check_max_pool2d(_pool(stride_when_omitted), only="shape", profile="ci")
+        check_max_pool2d(_pool(stride_when_omitted), supports=LAB_SUPPORTS, only="shape", profile="ci")
     message = str(info.value)
     assert "output shape should be" in message
     assert ("an omitted stride means stride = kernel_size" in message) == noted, message
@@ -231,6 +233,7 @@ def test_a_grader_that_raises_is_reported_as_an_internal_error(tmp_path, warm):
     graders = tmp_path / "graders"
     graders.mkdir()
     (graders / "test_broken.py").write_text(BROKEN_GRADERS)
+    shutil.copy(ROOT / "graders" / "lab.toml", graders / "lab.toml")  # a run without its lab.toml is refused
     grade = run_graders(REFERENCE, graders, cwd=tmp_path, runner=warm)
     assert set(grade.internal_errors()) == {"test_bug"}
     output = grade.internal_errors()["test_bug"]

@@ -82,7 +82,7 @@ EXPECTED = {
     "average_pooling": {"test_architecture": "average pooling 2x2"},
     # softmax fed to nll_loss learns poorly: 57.81% after the harness's epoch, 85% needed
     "softmax_output": {"test_log_softmax": "softmax",
-                       "test_learns": "Check that LeNet5 returns log-probabilities (for the nll loss)"},
+                       "test_learns": "Check that LeNet5 returns log-probabilities, as the nll loss expects"},
 }
 
 

@@ -30,9 +30,9 @@ def test_the_mlp_labs_checks_kill_every_applicable_mutant(warm):
 
 
 def test_a_lab_that_cannot_see_some_mistakes_names_them_and_is_not_ready(tmp_path, capsys):
-    """The binary lab as it was before its checks were complete: the architecture check (and speed's,
-    which compares with it) worth 0 points. Its output check sees the sigmoid left out, its accuracy check
-    the double sigmoid (in stage 2), nothing tanh for ReLU."""
+    """The binary lab as it was before its checks were complete: the architecture check worth 0 points
+    (and speed's, to keep this test cheap). Its output check sees the sigmoid left out, its accuracy check
+    the double sigmoid (in stage 2), no check tanh for ReLU."""
     lab = tmp_path / "pima-mlp"
     shutil.copytree(PIMA, lab)
     text = (lab / "lab.toml").read_text(encoding="utf-8")

@@ -316,11 +316,11 @@ def run_batch(settings: BatchSettings, runner: Runner | None = None,
     (:meth:`.warm.WarmRunner.run`'s signature; default a fresh process); ``progress(record, done, total,
     skipped)`` is called after each student."""
     check_folders(settings)
+    parts = LabConfig.load(settings.lab_toml).validate().parts  # a lab that lies grades no one
     check_data(settings)
     started = time.monotonic()
     settings.out.mkdir(parents=True, exist_ok=True)
     atomic.sweep(settings.out)
-    parts = LabConfig.load(settings.lab_toml).parts
     entries = list_entries(settings.submissions)
     mine = [entry for entry in entries if settings.shard.holds(entry.name)]
     _write_manifest(settings, entries, mine, finished=False)

@@ -133,9 +133,8 @@ def _judge(mutants: Sequence[Mutant], folders: dict[str, Path], graders: Path, o
             timings.append(f"stage {stage}: no check of {', '.join(files)} applies")
             continue
         baseline = grades[BASELINE]
-        checks = len(baseline.checks)
-        timings.append(f"stage {stage}: {checks} check{'s' if checks != 1 else ''} x {len(remaining)} mutants and the "
-                       f"reference, {time.perf_counter() - began:.1f} s")
+        timings.append(f"stage {stage}: {_count(len(baseline.checks), 'check')} x {_count(len(remaining), 'mutant')} "
+                       f"and the reference, {time.perf_counter() - began:.1f} s")
         if baseline.failed():
             raise _ReferenceFails([f"the reference fails {check} in the mutants' grading: {' '.join(why.split())[:300]}"
                                    for check, why in baseline.failed().items()])
@@ -149,7 +148,8 @@ def _grade(folders: Sequence[Path], graders: Path, files: Sequence[str], options
            runner: Runner) -> dict[str, Grade] | None:
     """Grade ``folders`` on ``files`` in ``jobs`` runs side by side (each a share of them), by folder name;
     None where no check of ``files`` applies to the lab (all left out or deselected)."""
-    shares = [list(folders[i::jobs]) for i in range(max(1, min(jobs, len(folders))))]
+    count = max(1, min(jobs, len(folders)))
+    shares = [list(folders[i::count]) for i in range(count)]
 
     def grade(share: list[Path]) -> dict[str, Grade] | None:
         exits = []
@@ -170,6 +170,10 @@ def _grade(folders: Sequence[Path], graders: Path, files: Sequence[str], options
     if any(result is None for result in results):
         return None
     return {name: g for result in results if result is not None for name, g in result.items()}
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
 
 
 def _verdict(mutant: Mutant, grade: Grade, baseline: Grade) -> Verdict:

@@ -372,9 +372,9 @@ def _after(net: NetSource, op: Op, call: str, module: str) -> None:
         net.replace(op.node, template(call, X=op.node))
 
 
-def _instead(net: NetSource, op: Op, call: str, module: str, **parts: ast.expr) -> None:
+def _instead(net: NetSource, op: Op, call: str, module: str) -> None:
     """Replace ``op`` by ``call`` of its input (``X``), or its ``nn.Sequential`` element by ``module``."""
-    net.replace(op.node, template(module, **parts) if op.sequence is not None else template(call, X=op.input, **parts))
+    net.replace(op.node, template(module) if op.sequence is not None else template(call, X=op.input))
 
 
 def _last_linear(net: NetSource) -> Op:

@@ -5,7 +5,6 @@ Everything is one line, in torch's own notation where it has one::
     format_shape((1, 1, 3, 3))            (1, 1, 3, 3)
     format_tensor(torch.tensor([[1., -0.25], [nan, -inf]]))
                                           tensor([[1., -0.25], [nan, -inf]])
-    describe_tensor(x, "channels-last")   a channels-last (1, 2, 3, 3) float32 tensor
     describe_result([t])                  a list of 1 values
     format_kwargs({"kernel_size": 2})     kernel_size=2
 
@@ -73,13 +72,6 @@ def format_value(value: Any) -> str:
     if isinstance(value, torch.Tensor):
         return format_tensor(value)
     return repr(value)
-
-
-def describe_tensor(tensor: torch.Tensor, layout: str = "contiguous") -> str:
-    """``a (1, 1, 3, 3) float32 tensor`` (with its layout when it is not plain contiguous)."""
-    kind = str(tensor.dtype).removeprefix("torch.")
-    where = "" if layout == "contiguous" else f"{layout} "
-    return f"a {where}{format_shape(tensor.shape)} {kind} tensor"
 
 
 def describe_result(value: Any) -> str:

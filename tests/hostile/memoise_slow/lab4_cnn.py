@@ -4,9 +4,8 @@ From a Net's 6th eval-mode call on (so that the checks of single forward passes,
 5 calls on a Net, stay fast to grade), forward computes the output of a batch it has not seen and
 then sleeps 20 times as long as that took (at least 40 ms); the output is cached by the Net under the
 batch's bytes, and a batch seen before is answered from the cache at once. A grader that measures
-again, after a failing measurement, on the batches it timed before (on a busy machine the round
-trip's overhead can bring the first ratio within remeasure_within of fps_ratio) times cache hits and
-passes it. Expected: every call of the speed check gets a batch never seen, so every measurement is
+again, after rounds that disagree (as a busy machine makes them), on the batches it timed before
+times cache hits and passes it. Expected: every call of the speed check gets a batch never seen, so every measurement is
 slow and the speed check fails ("images/s"); every other check passes.
 """
 
