@@ -9,6 +9,7 @@ under the derandomized ``ci`` profile with few examples: the corpus's bugs are f
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 
@@ -240,3 +241,13 @@ _NCHW = load_module(source(LAYERS["numpy_nchw_max"]), "cnngrade_tests_conformanc
 test_the_pytest_form_makes_one_test_per_property = conformance_tests(
     "max_pool2d", _NCHW.max_pool2d, supports=LAYERS["numpy_nchw_max"].supports, profile=CI, max_examples=5
 )
+
+
+def test_a_float64_output_declared_as_such_holds_every_property():
+    """numpy code that computes and returns float64 whatever the input is correct, declared so."""
+    layer = LAYERS["numpy_nchw_max"]
+    float64 = dataclasses.replace(layer, supports=dataclasses.replace(layer.supports, output_dtype="float64"))
+    bug = Bug("numpy_nchw_max", {"dtype=x.dtype": "dtype=np.float64"}, fail=(), function="max_pool2d")
+    table = run(float64, bug)
+    assert table.passed and table.row("dtype").status == PASS, str(table)
+    assert not run(layer, bug, only="dtype").passed
