@@ -94,10 +94,10 @@ RULES = {
                            'not a dataset cnngrade knows'),
     "a misspelt key": ('fps_ratio = 0.5', 'fps_ratoi = 0.5', 'fps_ratoi',
                        'fps_ratoi is not a lab.toml setting; did you mean fps_ratio?'),
-    "an unknown optimizer": ('optimizer = "adam"', 'optimizer = "adamw"', 'optimizer', 'use one of "adam", "sgd"'),
+    "an unknown optimizer": ('optimizer = "adam"\nlr = 0.001\nbatch_size = 64', 'optimizer = "adamw"\nlr = 0.001\n'
+                             'batch_size = 64', 'optimizer', 'use one of "adam", "sgd"'),
     "a momentum of the course's recipe above 1": (
-        '[accuracy]\n', '[lab_recipe]\noptimizer = "sgd"\nlr = 0.01\nmomentum = 1.5\nbatch_size = 64\nepochs = 1\n'
-        'max_samples = 0\n\n[accuracy]\n', 'momentum = 1.5', 'not below 1'),
+        'batch_size = 10\nepochs = 1', 'momentum = 1.5\nbatch_size = 10\nepochs = 1', 'momentum = 1.5', 'not below 1'),
     "an unknown layer option type": ('in = 64, out = 10', 'in = 64, out = 10, bias = 0', 'bias = 0',
                                      'bias = 0 is not true or false'),
     "a missing setting": ('cuda_atol = 1e-4\n', '', '[device]', '[device] cuda_atol is missing; add it'),
@@ -114,8 +114,8 @@ def test_check_lab_names_each_problem_with_its_line(tmp_path, rule, capsys):
 
 
 def test_the_course_recipe_is_a_lab_toml_setting(tmp_path):
-    lab = lab_with(tmp_path, '[accuracy]\n', '[lab_recipe]\noptimizer = "sgd"\nlr = 0.01\nmomentum = 0.5\n'
-                   'batch_size = 64\nepochs = 1\nmax_samples = 12000\n\n[accuracy]\n')
+    lab = lab_with(tmp_path, 'optimizer = "adam"\nlr = 0.001\nbatch_size = 10\nepochs = 1',
+                   'optimizer = "sgd"\nlr = 0.01\nmomentum = 0.5\nbatch_size = 64\nepochs = 1\nmax_samples = 12000')
     assert check_lab.configuration_problems(lab) == []
 
 
