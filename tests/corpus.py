@@ -416,7 +416,6 @@ GROUPS: dict[str, Group] = {
     "reference": Group(listed(REFERENCE), options=("-v",), cost=48, cwd=ROOT),  # the first top-level test reads it
     "templates": Group(listed(ROOT / "student_templates", ROOT / "student_templates" / "lab4.ipynb"), cost=16),
     # the reference through `cnngrade grade`, sandboxed by default (tests/test_backend_choice.py)
-    "reference_command": Group(listed(REFERENCE), command=True, cost=42),
     # buggy Nets: the Net checks; those with a bug the model checks see: every Net and model check
     "buggy_net": Group(_buggy_net, files=NET_GRADERS, cost=21),
     "buggy_model": Group(listed(*(BUGGY / n for n in MODEL_BUGGY)), files=NET_GRADERS + MODEL_GRADERS, cost=49),

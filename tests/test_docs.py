@@ -22,6 +22,7 @@ from cnngrade.grader.invocation import Runner
 from tests.corpus import background
 from tests.doc_blocks import PAGES, SHELLS, Block, PageRun, blocks, fenced_blocks, page_name, run_page
 from tests.paths import ROOT
+from tests.test_feedback import SCREEN_LINES, assert_no_pytest_noise
 
 README = ROOT / "README.md"
 DOC_PAGES = [page for page in PAGES if page != README]
@@ -136,12 +137,21 @@ def test_the_readme_shows_commands_that_run():
 # --------------------------------------------------------------------------- what the commands did
 
 
-@pytest.mark.grades("docs_readme")
+@pytest.mark.grades("docs_readme", "reference")
 def test_readme_run_grade_gives_the_reference_full_marks(corpus):
+    """``./run grade`` as typed: sandboxed by default, the score of the reference's in-process grading, on
+    one screen, the score last, no pytest noise (the lines ``./run`` itself prints are not the report's)."""
     ran = corpus.result("docs_readme").ran("./run grade")
     score = re.fullmatch(r"Score: (\d+)/(\d+)", ran.last_line)
     assert score and score[1] == score[2], ran.output[-3000:]
-    assert "Backend: isolated" in ran.output
+    backend = [line for line in ran.output.splitlines() if line.startswith("Backend:")]
+    assert len(backend) == 1 and backend[0].startswith("Backend: isolated (the submission runs in a sandbox: "), \
+        ran.output[-3000:]
+    in_process = corpus.grade("reference")
+    assert (int(score[1]), int(score[2])) == (in_process.score, in_process.max_score)
+    report = [line for line in ran.output.rstrip().splitlines() if not line.startswith("cnngrade: ")]
+    assert len(report) <= SCREEN_LINES, ran.output
+    assert_no_pytest_noise(ran.output)
 
 
 @pytest.mark.grades("docs_readme")

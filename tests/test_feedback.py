@@ -69,15 +69,6 @@ def test_the_reference_graded_as_a_student_runs_it_fits_on_one_screen(corpus):
     assert re.search(r"\d+ checks: \d+ passed, \d skipped; --all-checks or -v lists them all\.", grade.stdout)
 
 
-@pytest.mark.grades("reference_command")
-def test_cnngrade_grade_of_the_reference_fits_on_one_screen(corpus):
-    sandbox_or_skip()
-    grade = corpus.grade("reference_command")
-    assert len(grade.stdout.rstrip().splitlines()) <= SCREEN_LINES, grade.stdout
-    assert_score_is_last(grade)
-    assert_no_pytest_noise(grade.stdout)
-
-
 def test_benchmark_output_comes_only_when_asked_for(tmp_path, warm):
     """The speed check's figures go to pytest-benchmark with --benchmark-json (its table then prints)."""
     target = tmp_path / "bench.json"
