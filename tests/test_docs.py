@@ -37,7 +37,8 @@ NOT_RUN = {
     ("docs/development.md", ".ci/run"): "run the test suite",
     ("docs/development.md", "mkdocs serve"): "a server that runs until stopped",
     **{("docs/development.md", f"./run bench -k {name} -s"): "benchmarks take minutes"
-       for name in ("breakdown", "class_graded", "batch_throughput", "under_load", "speed_under_load", "lab_reference", "plugin_cost")},
+       for name in ("breakdown", "class_graded", "batch_throughput", "under_load", "speed_under_load", "lab_reference",
+                    "plugin_cost")},
     ("docs/students.md", "pytest graders/ --pdb"): "waits for you to type",
     ("docs/data.md", "cnngrade data fetch mnist"): "downloads from the package index",
     ("docs/instructors.md", "sbatch --array=1-3 --wait --wrap 'cnngrade batch submissions/ --out "

@@ -29,7 +29,7 @@ def test_the_mlp_labs_checks_kill_every_applicable_mutant(warm):
     assert "stage 2" not in text  # nothing survived the cheap checks: no training, no timing
 
 
-def test_a_lab_that_cannot_see_some_mistakes_names_them_and_is_not_ready(tmp_path, capsys):
+def test_a_lab_that_cannot_see_some_mistakes_names_them_and_is_not_ready(tmp_path, capsys, warm):
     """The binary lab as it was before its checks were complete: the architecture check worth 0 points
     (and speed's, to keep this test cheap). Its output check sees the sigmoid left out, its accuracy check
     the double sigmoid (in stage 2), no check tanh for ReLU."""
@@ -38,7 +38,8 @@ def test_a_lab_that_cannot_see_some_mistakes_names_them_and_is_not_ready(tmp_pat
     text = (lab / "lab.toml").read_text(encoding="utf-8")
     (lab / "lab.toml").write_text(
         text.replace("[points]\n", "[points]\ntest_architecture = 0\ntest_inference_speed = 0\n"), encoding="utf-8")
-    status = check_lab.main([str(lab), "--mutants", "--only", "sigmoid_on_output,no_output,tanh_for_relu,avg_pool"])
+    status = check_lab.main([str(lab), "--mutants", "--only", "sigmoid_on_output,no_output,tanh_for_relu,avg_pool"],
+                            runner=warm)
     out = capsys.readouterr().out
     assert status == 1, out
     assert "Mutants of Net" in out and "3 made, 1 not applicable." in out

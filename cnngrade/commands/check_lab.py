@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cnngrade.commands import default_dir
 from cnngrade.commands.arguments import user_path
-from cnngrade.grader.invocation import Runner
+from cnngrade.grader.invocation import Runner, run_fresh
 from cnngrade.lab.config import ConfigError, LabConfig
 from cnngrade.lab.release import ReleaseError, release_files, stale_files
 
@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], runner: Runner | None = None) -> int:
+    """``cnngrade check-lab ARGV``; each grading a fresh pytest process unless ``runner`` runs it otherwise."""
     args = build_parser().parse_args(argv)
     lab_dir: Path = args.directory
     problems = configuration_problems(lab_dir)
@@ -50,10 +51,11 @@ def main(argv: list[str]) -> int:
     if not problems and args.mutants:
         from cnngrade.lab.mutant_run import mutant_problems
 
-        problems += mutant_problems(lab_dir, args.graders, data_root=args.data_root, jobs=args.jobs, only=args.only)
+        problems += mutant_problems(lab_dir, args.graders, data_root=args.data_root, jobs=args.jobs, only=args.only,
+                                    runner=runner or run_fresh)
     elif not problems:  # every grading run refuses a lab.toml with problems: nothing to grade yet
         problems += template_problems(lab_dir, LabConfig.load(lab_dir / "lab.toml"))
-        problems += grading_problems(lab_dir, args.graders, data_root=args.data_root)
+        problems += grading_problems(lab_dir, args.graders, runner=runner, data_root=args.data_root)
     for problem in problems:
         print(f"  - {problem}")
     if problems:
@@ -94,7 +96,7 @@ def grading_problems(lab_dir: Path, graders: Path, runner: Runner | None = None,
     """The checks the reference does not pass, and those the templates do not fail as "not implemented"
     (each grading a fresh pytest process, unless ``runner`` runs it otherwise). Prints the reference's
     score and what its checks measured (its accuracy, to set the lab's thresholds from)."""
-    from cnngrade.grader.invocation import run_fresh, run_graders
+    from cnngrade.grader.invocation import run_graders
 
     runner = runner or run_fresh
     problems = []

@@ -2,9 +2,9 @@
 
 While the file loads it reads the grading command line (its own sys.argv, then /proc/<pid>/cmdline
 up its chain of parent processes) for `--results-json` and `--junitxml`, writes a forged report
-there at once, and again at interpreter exit (atexit) and from a background thread, so that it
-lands after pytest wrote the real one (with several submissions per run, for every submission's
-name in `{name}`). The Net returns raw logits. In-process the reported score
+there at once, and again at interpreter exit (atexit, and os._exit, which a forked run ends with) and
+from a background thread, so that it lands after pytest wrote the real one (with several submissions
+per run, for every submission's name in `{name}`). The Net returns raw logits. In-process the reported score
 is the forged one. Isolated: the child sees neither the command line nor the file system of the
 grader; the parent's report says the log-softmax check failed.
 """
@@ -75,8 +75,15 @@ def _forge():
             write()
             time.sleep(0.05)
 
+    exit_now = os._exit
+
+    def exit_after_writing(status):  # a run forked by a warm server ends with os._exit: no atexit
+        write()
+        exit_now(status)
+
     write()
     atexit.register(write)
+    os._exit = exit_after_writing
     threading.Thread(target=keep_writing, daemon=True).start()
     return sorted(targets)
 
