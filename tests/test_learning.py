@@ -4,7 +4,8 @@ architecture message names the first of the lab's layers that Net's differs from
 * Units: :mod:`cnngrade.submission.divergence` on tiny nets, :mod:`cnngrade.submission.warning_origin`,
   :mod:`cnngrade.grader.layer_diff` on Nets described by hand.
 * Gradings, in the background: ``learning_recipe`` (Lab 4's ``test_learns`` of a Net returning
-  ``torch.log(F.softmax(x))``, whose loss becomes NaN under the harness's recipe, and of a frozen fc1) and
+  ``torch.log(F.softmax(x))``, whose loss becomes NaN under the harness's recipe; a frozen fc1's is
+  ``buggy_model``'s) and
   ``learning_warnings`` (a Lab 4 Net with ``nn.Dropout`` for ``nn.Dropout2d``, whose grading makes the
   grader's own run of ``F.dropout2d`` on 2-D inputs warn).
 """
@@ -21,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnngrade.grader.architecture import Architecture, Layer
-from cnngrade.grader.invocation import Grade, Runner, run_graders, run_graders_on_each
+from cnngrade.grader.invocation import Grade, Runner, run_graders
 from cnngrade.grader.layer_diff import first_difference
 from cnngrade.submission.divergence import DivergenceWatch, describe
 from cnngrade.submission.handle import Divergence, ModuleInfo, NetDescription, ParameterInfo
@@ -139,13 +140,12 @@ def test_a_missing_and_an_extra_layer_are_named():
 
 # --------------------------------------------------------------------------- gradings
 
-RECIPE_SUBMISSIONS = (TESTS / "correct" / "log_of_softmax", TESTS / "buggy" / "frozen_layer")
-
-
-@background("learning_recipe", cost=25)
-def grade_learns_with_the_labs_recipe(scratch: Path, runner: Runner) -> dict[str, Grade]:
-    return run_graders_on_each(list(RECIPE_SUBMISSIONS), ROOT / "graders", "-k", "test_learns", cwd=scratch,
-                               files=("test_7_accuracy.py",), runner=runner)
+@background("learning_recipe", cost=15)
+def grade_learns_with_the_labs_recipe(scratch: Path, runner: Runner) -> Grade:
+    """``test_learns`` of tests/correct/log_of_softmax (tests/buggy/frozen_layer's is the corpus group
+    ``buggy_model``'s)."""
+    return run_graders(TESTS / "correct" / "log_of_softmax", ROOT / "graders", "-k", "test_learns", cwd=scratch,
+                       files=("test_7_accuracy.py",), runner=runner)
 
 
 @background("learning_warnings", cost=8)
@@ -158,10 +158,9 @@ def grade_a_dropout_for_dropout2d(scratch: Path, runner: Runner) -> Grade:
                        files=("test_2_forward.py",), runner=runner)
 
 
-@pytest.mark.grades("learning_recipe")
+@pytest.mark.grades("learning_recipe", "buggy_model")
 def test_a_net_whose_harness_training_diverges_learns_with_the_labs_recipe(corpus):
-    graded = corpus.result("learning_recipe")
-    log_of_softmax, frozen = graded["log_of_softmax"], graded["frozen_layer"]
+    log_of_softmax, frozen = corpus.result("learning_recipe"), corpus.grade("buggy_model", "frozen_layer")
     assert log_of_softmax.failed() == {} and log_of_softmax.score == 15
     said = " ".join(log_of_softmax.checks["test_learns"]["output"].split())
     assert "Net reaches 9.80% accuracy" in said and "Net's output held -inf at step" in said
