@@ -32,6 +32,7 @@ from cnngrade.properties.calling import adapt_kind, callable_name, exception_tex
 from cnngrade.properties.comparison import describe_mismatch, mismatch
 from cnngrade.properties.failure import PropertyFailed, UsageError
 from cnngrade.properties.formatting import describe_result, format_shape
+from cnngrade.properties.hints import keyword_hints
 from cnngrade.properties.supports import Supports, SupportsArg, as_supports
 
 
@@ -260,7 +261,7 @@ class CheckContext(ABC, Generic[CaseT]):
             seen=seen,
             counterexample={**shown, **case.kwargs},
             function=call,
-            hints=self.hints(case) if isinstance(seen, BaseException) else (),
+            hints=(*keyword_hints(seen), *self.hints(case)) if isinstance(seen, BaseException) else (),
         )
 
     def raised(self, case: CaseT, exc: Exception, *, on: str = "", what: str = "a tensor") -> PropertyFailed:

@@ -10,6 +10,7 @@ operation, each feature of it that a narrower declaration would leave out::
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from cnngrade.properties.strategies import pair
@@ -51,3 +52,18 @@ def window_hints(
     if padding not in (0, (0, 0), "valid"):
         hints.append(f"padding={padding!r}: declare padding=False if there is no padding")
     return tuple(hints)
+
+
+_UNEXPECTED = re.compile(r"unexpected keyword argument '(\w+)'")
+
+
+def keyword_hints(exc: BaseException) -> tuple[str, ...]:
+    """The hint for an implementation that refused a keyword argument by name (``TypeError: f() got an
+    unexpected keyword argument 'padding'``): the declaration that leaves it out, or renames it."""
+    found = _UNEXPECTED.search(str(exc)) if isinstance(exc, TypeError) else None
+    if found is None:
+        return ()
+    name = found[1]
+    if name == "padding":
+        return ("it takes no padding argument: declare padding=False if there is no padding",)
+    return (f"it takes no {name} argument: declare names={{{name!r}: 'its own name'}} if it calls {name} otherwise",)

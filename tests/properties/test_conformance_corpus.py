@@ -14,6 +14,7 @@ import itertools
 from dataclasses import dataclass
 
 import pytest
+import torch
 
 from cnngrade.properties import OPERATIONS, Supports, conform, conformance_tests, property_names
 from cnngrade.properties.table import FAIL, OUT_OF_SCOPE, PASS
@@ -251,3 +252,14 @@ def test_a_float64_output_declared_as_such_holds_every_property():
     table = run(float64, bug)
     assert table.passed and table.row("dtype").status == PASS, str(table)
     assert not run(layer, bug, only="dtype").passed
+
+
+def test_a_keyword_the_layer_does_not_take_is_named_with_the_declaration_that_leaves_it_out():
+    def max_pool(x, kernel_size, stride):  # no padding argument
+        return torch.nn.functional.max_pool2d(x, kernel_size, stride)
+
+    shape = conform("max_pool2d", max_pool, supports=Supports(torch_defaults=False), only="shape").row("shape")
+    assert shape.status == FAIL and "unexpected keyword argument 'padding'" in str(shape.failure)
+    assert shape.failure.hints[0] == "it takes no padding argument: declare padding=False if there is no padding"
+    declared = Supports(torch_defaults=False, padding=False)
+    assert conform("max_pool2d", max_pool, supports=declared, only="shape").row("shape").status == PASS
