@@ -263,3 +263,11 @@ def test_a_new_lab_is_scaffolded_then_checked(tmp_path, capsys, warm):
     assert check_lab.grading_problems(lab, ROOT / "graders", runner=warm) == []
     printed = capsys.readouterr().out
     assert "reference: 100/100" in printed and "student_templates: 0/100" in printed  # (no dropout check)
+
+
+def test_the_default_labs_templates_are_found_beside_graders():
+    """``cnngrade check-lab graders``: Lab 4's reference and templates are the project's, beside graders/."""
+    from cnngrade.commands import check_lab
+    from cnngrade.lab.config import LabConfig
+
+    assert check_lab.template_problems(ROOT / "graders", LabConfig.load(ROOT / "graders" / "lab.toml")) == []

@@ -21,6 +21,7 @@ from cnngrade.commands import default_dir
 from cnngrade.commands.arguments import user_path
 from cnngrade.grader.invocation import Runner, run_fresh
 from cnngrade.lab.config import ConfigError, LabConfig
+from cnngrade.lab.mutant_run import reference_of
 from cnngrade.lab.release import ReleaseError, release_files, stale_files
 
 
@@ -82,11 +83,12 @@ def configuration_problems(lab_dir: Path) -> list[str] | None:
 
 def template_problems(lab_dir: Path, lab: LabConfig) -> list[str]:
     """Templates that differ from what ``cnngrade release --lab DIR`` writes from the reference."""
+    reference = reference_of(lab_dir)
     try:
-        files = release_files(lab_dir / "reference", lab.data.get("release", {}).get("notebooks", {}))
+        files = release_files(reference, lab.data.get("release", {}).get("notebooks", {}))
     except ReleaseError as exc:
         return [f"reference/: {exc}"]
-    stale = stale_files(files, lab_dir / "student_templates")
+    stale = stale_files(files, reference.parent / "student_templates")
     return [f"student_templates/{name} differs from what `cnngrade release --lab {lab_dir}` writes"
             for name in stale]
 
@@ -100,8 +102,10 @@ def grading_problems(lab_dir: Path, graders: Path, runner: Runner | None = None,
 
     runner = runner or run_fresh
     problems = []
-    options = ("--lab", str(lab_dir), *(("--data-root", str(data_root)) if data_root else ()))
-    reference = run_graders(lab_dir / "reference", graders, *options, runner=runner)
+    reference_dir = reference_of(lab_dir)
+    options = ("--lab", str(lab_dir), "--reference", str(reference_dir),
+               *(("--data-root", str(data_root)) if data_root else ()))
+    reference = run_graders(reference_dir, graders, *options, runner=runner)
     print(f"reference: {reference.score:g}/{reference.max_score:g}")
     figures = [c["output"] for c in reference.checks.values() if c["status"] == "passed" and c["output"]]
     if figures:
@@ -112,7 +116,7 @@ def grading_problems(lab_dir: Path, graders: Path, runner: Runner | None = None,
     for message, checks in by_message.items():
         which = checks[0] if len(checks) == 1 else f"{len(checks)} checks ({', '.join(checks)})"
         problems.append(f"the reference fails {which}: {message}")
-    templates = lab_dir / "student_templates"
+    templates = reference_dir.parent / "student_templates"
     if templates.is_dir() and not by_message:  # templates are judged against a reference that passes
         template = run_graders(templates, graders, *options, runner=runner)
         print(f"student_templates: {template.score:g}/{template.max_score:g}")
